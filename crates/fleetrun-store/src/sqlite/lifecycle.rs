@@ -1,0 +1,308 @@
+//! The invocation lifecycle on SQLite: rate control, claims, results, cancel, delivery timeouts, deregistration.
+//!
+//! Every function here runs in one `BEGIN IMMEDIATE` transaction and ends with [`derive`], which rewrites
+//! the command's status and counters from its invocations. Which state may follow which is decided by
+//! `fleetrun_core::state::transition`; the `WHERE state IN (…)` clauses below are the same rules in SQL, and
+//! the conformance suite checks that they agree.
+
+use super::{SqliteStore, db};
+use crate::{Claimed, FinishedInvocation, Result, Settled, StoreError};
+use fleetrun_core::rate::{Step, next_step};
+use fleetrun_core::state::{Event, InvocationState, Tally, command_status, transition};
+use sqlx::{Row, SqliteConnection};
+
+/// Counts a command's invocations by state.
+async fn tally(conn: &mut SqliteConnection, command_id: &str) -> Result<Tally> {
+    let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM invocations WHERE command_id = ? GROUP BY state")
+        .bind(command_id)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+    let mut tally = Tally::default();
+    for row in rows {
+        let state: String = row.get("state");
+        let state = InvocationState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("state {state}")))?;
+        tally.add(state, row.get::<i64, _>("n") as u32);
+    }
+    Ok(tally)
+}
+
+/// Rewrites a command's derived columns from its invocations. Returns the new status.
+pub(super) async fn derive(conn: &mut SqliteConnection, command_id: &str) -> Result<String> {
+    let row = sqlx::query("SELECT cancel_requested, max_errors_n FROM commands WHERE command_id = ?")
+        .bind(command_id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| StoreError::NotFound(format!("command {command_id}")))?;
+    let cancel_requested = row.get::<i64, _>("cancel_requested") != 0;
+    let max_errors = row.get::<i64, _>("max_errors_n") as u32;
+    let t = tally(conn, command_id).await?;
+    let (status, details) = command_status(&t, cancel_requested, max_errors);
+    sqlx::query(
+        "UPDATE commands SET status = ?, status_details = ?, completed_count = ?, error_count = ?, delivery_timed_out_count = ?, undelivered = ? WHERE command_id = ?",
+    )
+    .bind(status.as_str())
+    .bind(details)
+    .bind(i64::from(t.completed()))
+    .bind(i64::from(t.errors()))
+    .bind(i64::from(t.delivery_timed_out))
+    .bind(t.pending + t.queued > 0)
+    .bind(command_id)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(status.as_str().to_string())
+}
+
+/// One round of rate control, then [`derive`].
+async fn settle_in(conn: &mut SqliteConnection, command_id: &str, now_ms: i64) -> Result<Settled> {
+    let row = sqlx::query("SELECT max_concurrency_n, max_errors_n FROM commands WHERE command_id = ?")
+        .bind(command_id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| StoreError::NotFound(format!("command {command_id}")))?;
+    let max_concurrency = row.get::<i64, _>("max_concurrency_n") as u32;
+    let max_errors = row.get::<i64, _>("max_errors_n") as u32;
+    let t = tally(conn, command_id).await?;
+    let mut released = Vec::new();
+    match next_step(&t, max_concurrency, max_errors) {
+        Step::Release(n) => {
+            debug_assert_eq!(transition(InvocationState::Pending, Event::Release), Ok(InvocationState::Queued));
+            let rows = sqlx::query(
+                "UPDATE invocations SET state = 'Queued', updated_ms = ? WHERE command_id = ? AND instance_id IN (SELECT instance_id FROM invocations WHERE command_id = ? AND state = 'Pending' ORDER BY seq LIMIT ?) RETURNING instance_id",
+            )
+            .bind(now_ms)
+            .bind(command_id)
+            .bind(command_id)
+            .bind(i64::from(n))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db)?;
+            released = rows.iter().map(|r| r.get("instance_id")).collect();
+        }
+        Step::TerminateUnstarted => {
+            sqlx::query("UPDATE invocations SET state = 'Terminated', updated_ms = ? WHERE command_id = ? AND state IN ('Pending', 'Queued')")
+                .bind(now_ms)
+                .bind(command_id)
+                .execute(&mut *conn)
+                .await
+                .map_err(db)?;
+        }
+        Step::Wait => {}
+    }
+    let status = derive(conn, command_id).await?;
+    Ok(Settled { released, status })
+}
+
+impl SqliteStore {
+    pub(super) async fn settle_impl(&self, command_id: &str, now_ms: i64) -> Result<Settled> {
+        let mut tx = self.write().await?;
+        let settled = settle_in(&mut tx, command_id, now_ms).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(settled)
+    }
+
+    pub(super) async fn claim_impl(&self, instance_id: &str, now_ms: i64) -> Result<Vec<Claimed>> {
+        let mut tx = self.write().await?;
+        let rows = sqlx::query(
+            "UPDATE invocations SET state = 'InProgress', started_ms = ?, updated_ms = ? WHERE instance_id = ? AND state = 'Queued' RETURNING command_id",
+        )
+        .bind(now_ms)
+        .bind(now_ms)
+        .bind(instance_id)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in rows {
+            let command_id: String = row.get("command_id");
+            let c = sqlx::query("SELECT document_name, steps_json FROM commands WHERE command_id = ?")
+                .bind(&command_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+            derive(&mut tx, &command_id).await?;
+            claimed.push(Claimed { document_name: c.get("document_name"), steps_json: c.get("steps_json"), command_id });
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(claimed)
+    }
+
+    pub(super) async fn finish_impl(&self, r: &FinishedInvocation) -> Result<Option<Settled>> {
+        let mut tx = self.write().await?;
+        let row = sqlx::query("SELECT state FROM invocations WHERE command_id = ? AND instance_id = ?")
+            .bind(&r.command_id)
+            .bind(&r.instance_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?
+            .ok_or_else(|| StoreError::NotFound(format!("invocation {}/{}", r.command_id, r.instance_id)))?;
+        let state: String = row.get("state");
+        let state = InvocationState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("state {state}")))?;
+        if state.is_terminal() {
+            return Ok(None);
+        }
+        let next = transition(state, Event::Finish(r.finish)).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        sqlx::query("UPDATE invocations SET state = ?, response_code = ?, started_ms = ?, ended_ms = ?, updated_ms = ? WHERE command_id = ? AND instance_id = ?")
+            .bind(next.as_str())
+            .bind(r.response_code)
+            .bind(r.started_ms)
+            .bind(r.ended_ms)
+            .bind(r.now_ms)
+            .bind(&r.command_id)
+            .bind(&r.instance_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        for p in &r.plugins {
+            sqlx::query(
+                "INSERT OR REPLACE INTO plugins (command_id, instance_id, idx, name, action, status, response_code, started_ms, ended_ms, stdout_head, stderr_head, stdout_bytes, stderr_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&r.command_id)
+            .bind(&r.instance_id)
+            .bind(p.idx)
+            .bind(&p.name)
+            .bind(&p.action)
+            .bind(&p.status)
+            .bind(p.response_code)
+            .bind(p.started_ms)
+            .bind(p.ended_ms)
+            .bind(&p.stdout_head)
+            .bind(&p.stderr_head)
+            .bind(p.stdout_bytes)
+            .bind(p.stderr_bytes)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        let settled = settle_in(&mut tx, &r.command_id, r.now_ms).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(Some(settled))
+    }
+
+    pub(super) async fn cancel_impl(&self, command_id: &str, instance_ids: Option<&[String]>, now_ms: i64) -> Result<Vec<String>> {
+        let mut tx = self.write().await?;
+        let done = sqlx::query("UPDATE commands SET cancel_requested = 1 WHERE command_id = ?")
+            .bind(command_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("command {command_id}")));
+        }
+        let all: Vec<String>;
+        let targets: &[String] = match instance_ids {
+            Some(ids) => ids,
+            None => {
+                let rows = sqlx::query("SELECT instance_id FROM invocations WHERE command_id = ?")
+                    .bind(command_id)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                all = rows.iter().map(|r| r.get("instance_id")).collect();
+                &all
+            }
+        };
+        let mut running = Vec::new();
+        for instance_id in targets {
+            sqlx::query("UPDATE invocations SET state = 'Cancelled', updated_ms = ? WHERE command_id = ? AND instance_id = ? AND state IN ('Pending', 'Queued')")
+                .bind(now_ms)
+                .bind(command_id)
+                .bind(instance_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            let moved = sqlx::query("UPDATE invocations SET state = 'Cancelling', updated_ms = ? WHERE command_id = ? AND instance_id = ? AND state = 'InProgress'")
+                .bind(now_ms)
+                .bind(command_id)
+                .bind(instance_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            if moved.rows_affected() > 0 {
+                running.push(instance_id.clone());
+            }
+        }
+        derive(&mut tx, command_id).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(running)
+    }
+
+    pub(super) async fn cancels_for_impl(&self, instance_id: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT command_id FROM invocations WHERE instance_id = ? AND state = 'Cancelling'")
+            .bind(instance_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(rows.iter().map(|r| r.get("command_id")).collect())
+    }
+
+    pub(super) async fn expire_deliveries_impl(&self, now_ms: i64) -> Result<Vec<String>> {
+        let mut tx = self.write().await?;
+        let rows = sqlx::query("SELECT command_id FROM commands WHERE undelivered = 1 AND delivery_deadline_ms <= ?")
+            .bind(now_ms)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+        let ids: Vec<String> = rows.iter().map(|r| r.get("command_id")).collect();
+        for id in &ids {
+            sqlx::query("UPDATE invocations SET state = 'DeliveryTimedOut', updated_ms = ? WHERE command_id = ? AND state IN ('Pending', 'Queued')")
+                .bind(now_ms)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            derive(&mut tx, id).await?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(ids)
+    }
+
+    pub(super) async fn next_delivery_deadline_impl(&self) -> Result<Option<i64>> {
+        let row = sqlx::query("SELECT MIN(delivery_deadline_ms) AS m FROM commands WHERE undelivered = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(row.get("m"))
+    }
+
+    pub(super) async fn commands_with_pending_impl(&self) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT DISTINCT command_id FROM invocations WHERE state = 'Pending'")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(rows.iter().map(|r| r.get("command_id")).collect())
+    }
+
+    pub(super) async fn deregister_node_impl(&self, instance_id: &str, now_ms: i64) -> Result<Vec<String>> {
+        let mut tx = self.write().await?;
+        let done = sqlx::query("DELETE FROM nodes WHERE instance_id = ?")
+            .bind(instance_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("node {instance_id}")));
+        }
+        for sql in [
+            "DELETE FROM access_keys WHERE instance_id = ?",
+            "DELETE FROM tags WHERE resource_type = 'ManagedInstance' AND resource_id = ?",
+        ] {
+            sqlx::query(sql).bind(instance_id).execute(&mut *tx).await.map_err(db)?;
+        }
+        let rows = sqlx::query("UPDATE invocations SET state = 'Undeliverable', updated_ms = ? WHERE instance_id = ? AND state IN ('Pending', 'Queued') RETURNING command_id")
+            .bind(now_ms)
+            .bind(instance_id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+        let ids: Vec<String> = rows.iter().map(|r| r.get("command_id")).collect();
+        for id in &ids {
+            settle_in(&mut tx, id, now_ms).await?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(ids)
+    }
+}
