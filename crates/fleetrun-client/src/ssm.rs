@@ -10,7 +10,6 @@ mod error;
 
 use std::time::{Duration, SystemTime};
 
-use http::StatusCode;
 use http::header::CONTENT_TYPE;
 use serde_json::Value;
 
@@ -161,6 +160,20 @@ impl SsmClient {
         Err(error_from(&format!("GET {path}"), response).await)
     }
 
+    /// Signs and sends any request (the agent uploads output with it); non-2xx answers are errors.
+    pub async fn send_signed(
+        &self,
+        request: http::Request<Vec<u8>>,
+        service: &str,
+    ) -> Result<reqwest::Response, ClientError> {
+        let operation = format!("{} {}", request.method(), request.uri().path());
+        let response = self.send(request, service).await?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        Err(error_from(&operation, response).await)
+    }
+
     async fn send(
         &self,
         mut request: http::Request<Vec<u8>>,
@@ -184,7 +197,7 @@ fn to_body(value: &Value) -> Result<Vec<u8>, ClientError> {
 
 /// Decodes a success body as JSON, or turns an error response into `ClientError::Api`.
 async fn read_json(operation: &str, response: reqwest::Response) -> Result<Value, ClientError> {
-    if response.status() != StatusCode::OK {
+    if !response.status().is_success() {
         return Err(error_from(operation, response).await);
     }
     let body = response.bytes().await?;

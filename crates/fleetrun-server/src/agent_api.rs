@@ -19,12 +19,23 @@ use object_store::{ObjectStoreExt, PutPayload};
 use std::time::Duration;
 
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    (status, Json(ErrorBody { code: code.into(), message: message.into() })).into_response()
+    (
+        status,
+        Json(ErrorBody {
+            code: code.into(),
+            message: message.into(),
+        }),
+    )
+        .into_response()
 }
 
 fn internal(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "Agent API failure.");
-    error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "internal error; see the server log")
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalError",
+        "internal error; see the server log",
+    )
 }
 
 fn facts(info: &NodeInfo) -> NodeFacts {
@@ -41,17 +52,34 @@ fn facts(info: &NodeInfo) -> NodeFacts {
 /// `POST /agent/v1/register`: unauthenticated; the activation code is the credential.
 pub async fn register(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
     let Ok(request) = serde_json::from_slice::<RegisterRequest>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "InvalidRequest", "the body is not a registration request");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequest",
+            "the body is not a registration request",
+        );
     };
     let instance_id = match &request.instance_id {
         Some(id) if !fleetrun_core::target::is_instance_id(id) => {
-            return error(StatusCode::BAD_REQUEST, "InvalidInstanceId", format!("{id} is not an instance id (i-… or mi-…)"));
+            return error(
+                StatusCode::BAD_REQUEST,
+                "InvalidInstanceId",
+                format!("{id} is not an instance id (i-… or mi-…)"),
+            );
         }
         Some(id) => id.clone(),
         None => identity::new_instance_id(),
     };
-    if request.tags.len() > 50 || request.tags.iter().any(|t| t.key.is_empty() || t.key.len() > 128 || t.value.len() > 256) {
-        return error(StatusCode::BAD_REQUEST, "InvalidTag", "tags: at most 50, keys 1..128 and values 0..256 characters");
+    if request.tags.len() > 50
+        || request
+            .tags
+            .iter()
+            .any(|t| t.key.is_empty() || t.key.len() > 128 || t.value.len() > 256)
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "InvalidTag",
+            "tags: at most 50, keys 1..128 and values 0..256 characters",
+        );
     }
     let now = now_ms();
     let key = identity::new_access_key(KeyKind::Agent, Some(&instance_id), "agent", now);
@@ -60,41 +88,75 @@ pub async fn register(State(state): State<AppState>, body: axum::body::Bytes) ->
         code_sha256: identity::hash_code(&request.activation_code),
         instance_id: instance_id.clone(),
         facts: facts(&request.info),
-        tags: request.tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect(),
+        tags: request
+            .tags
+            .iter()
+            .map(|t| (t.key.clone(), t.value.clone()))
+            .collect(),
         agent_key: key.clone(),
         now_ms: now,
     };
     match state.store.register_node(&registration).await {
         Ok(_) => {
             tracing::info!(instance_id = %instance_id, "Node registered.");
-            Json(RegisterResponse { instance_id, access_key_id: key.access_key_id, secret_access_key: key.secret_access_key }).into_response()
+            Json(RegisterResponse {
+                instance_id,
+                access_key_id: key.access_key_id,
+                secret_access_key: key.secret_access_key,
+            })
+            .into_response()
         }
-        Err(StoreError::ActivationRefused(reason)) => error(StatusCode::FORBIDDEN, "ActivationRefused", reason),
-        Err(StoreError::AlreadyExists(_)) => error(StatusCode::CONFLICT, "InstanceIdTaken", format!("{instance_id} is already registered")),
+        Err(StoreError::ActivationRefused(reason)) => {
+            error(StatusCode::FORBIDDEN, "ActivationRefused", reason)
+        }
+        Err(StoreError::AlreadyExists(_)) => error(
+            StatusCode::CONFLICT,
+            "InstanceIdTaken",
+            format!("{instance_id} is already registered"),
+        ),
         Err(e) => internal(e),
     }
 }
 
 fn agent_of(principal: &Principal) -> Result<String, Response> {
-    principal
-        .instance_id()
-        .map(str::to_string)
-        .ok_or_else(|| error(StatusCode::FORBIDDEN, "AccessDenied", "only node keys may call the agent API"))
+    principal.instance_id().map(str::to_string).ok_or_else(|| {
+        error(
+            StatusCode::FORBIDDEN,
+            "AccessDenied",
+            "only node keys may call the agent API",
+        )
+    })
 }
 
 /// `POST /agent/v1/poll`: returns new assignments and cancels, holding the request while there are none.
-pub async fn poll(State(state): State<AppState>, Extension(principal): Extension<Principal>, body: axum::body::Bytes) -> Response {
+pub async fn poll(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    body: axum::body::Bytes,
+) -> Response {
     let instance_id = match agent_of(&principal) {
         Ok(id) => id,
         Err(response) => return response,
     };
     let Ok(request) = serde_json::from_slice::<PollRequest>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "InvalidRequest", "the body is not a poll request");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequest",
+            "the body is not a poll request",
+        );
     };
     let info = request.info.as_ref().map(facts);
-    if let Err(e) = state.store.touch_node(&instance_id, now_ms(), info.as_ref()).await {
+    if let Err(e) = state
+        .store
+        .touch_node(&instance_id, now_ms(), info.as_ref())
+        .await
+    {
         return match e {
-            StoreError::NotFound(_) => error(StatusCode::FORBIDDEN, "NodeDeregistered", "this node is no longer registered"),
+            StoreError::NotFound(_) => error(
+                StatusCode::FORBIDDEN,
+                "NodeDeregistered",
+                "this node is no longer registered",
+            ),
             other => internal(other),
         };
     }
@@ -120,17 +182,27 @@ pub async fn poll(State(state): State<AppState>, Extension(principal): Extension
     }
 }
 
-async fn collect_work(state: &AppState, instance_id: &str, running: &[String]) -> Result<PollResponse, StoreError> {
+async fn collect_work(
+    state: &AppState,
+    instance_id: &str,
+    running: &[String],
+) -> Result<PollResponse, StoreError> {
     let claimed = state.store.claim(instance_id, now_ms()).await?;
     let mut assignments = Vec::with_capacity(claimed.len());
     for c in claimed {
-        let steps: Vec<AssignedStep> = serde_json::from_str(&c.steps_json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let steps: Vec<AssignedStep> =
+            serde_json::from_str(&c.steps_json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         tracing::info!(command_id = %c.command_id, instance_id, "Invocation delivered.");
-        assignments.push(Assignment { command_id: c.command_id, document_name: c.document_name, steps });
+        assignments.push(Assignment {
+            command_id: c.command_id,
+            document_name: c.document_name,
+            steps,
+        });
     }
     let cancel = state.store.cancels_for(instance_id).await?;
     // Cancels the agent cannot act on (it is not running them) are resolved here: the run is gone.
-    let (known, unknown): (Vec<String>, Vec<String>) = cancel.into_iter().partition(|id| running.contains(id));
+    let (known, unknown): (Vec<String>, Vec<String>) =
+        cancel.into_iter().partition(|id| running.contains(id));
     for command_id in unknown {
         if assignments.iter().all(|a| a.command_id != command_id) {
             let cancelled = cancelled_result(&command_id, instance_id);
@@ -139,7 +211,10 @@ async fn collect_work(state: &AppState, instance_id: &str, running: &[String]) -
             }
         }
     }
-    Ok(PollResponse { assignments, cancel: known })
+    Ok(PollResponse {
+        assignments,
+        cancel: known,
+    })
 }
 
 fn cancelled_result(command_id: &str, instance_id: &str) -> FinishedInvocation {
@@ -172,7 +247,13 @@ pub async fn upload_output(
     }
     match state.store.get_invocation(&command_id, &instance_id).await {
         Ok(Some(_)) => {}
-        Ok(None) => return error(StatusCode::FORBIDDEN, "AccessDenied", "that invocation is not this node's"),
+        Ok(None) => {
+            return error(
+                StatusCode::FORBIDDEN,
+                "AccessDenied",
+                "that invocation is not this node's",
+            );
+        }
         Err(e) => return internal(e),
     }
     let path = object_path(&command_id, &instance_id, step, &stream);
@@ -183,22 +264,40 @@ pub async fn upload_output(
 }
 
 /// `POST /agent/v1/complete`: the result of an invocation.
-pub async fn complete(State(state): State<AppState>, Extension(principal): Extension<Principal>, body: axum::body::Bytes) -> Response {
+pub async fn complete(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    body: axum::body::Bytes,
+) -> Response {
     let instance_id = match agent_of(&principal) {
         Ok(id) => id,
         Err(response) => return response,
     };
     let Ok(request) = serde_json::from_slice::<CompleteRequest>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "InvalidRequest", "the body is not a completion");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequest",
+            "the body is not a completion",
+        );
     };
     let command = match state.store.get_command(&request.command_id).await {
         Ok(Some(c)) => c,
         Ok(None) => return error(StatusCode::NOT_FOUND, "NotFound", "no such command"),
         Err(e) => return internal(e),
     };
-    match state.store.get_invocation(&request.command_id, &instance_id).await {
+    match state
+        .store
+        .get_invocation(&request.command_id, &instance_id)
+        .await
+    {
         Ok(Some(_)) => {}
-        Ok(None) => return error(StatusCode::FORBIDDEN, "AccessDenied", "that invocation is not this node's"),
+        Ok(None) => {
+            return error(
+                StatusCode::FORBIDDEN,
+                "AccessDenied",
+                "that invocation is not this node's",
+            );
+        }
         Err(e) => return internal(e),
     }
     let steps: Vec<AssignedStep> = serde_json::from_str(&command.steps_json).unwrap_or_default();
@@ -216,7 +315,11 @@ pub async fn complete(State(state): State<AppState>, Extension(principal): Exten
 }
 
 /// Turns the agent's per-step results into the stored invocation result.
-fn finished_invocation(request: &CompleteRequest, instance_id: &str, steps: &[AssignedStep]) -> FinishedInvocation {
+fn finished_invocation(
+    request: &CompleteRequest,
+    instance_id: &str,
+    steps: &[AssignedStep],
+) -> FinishedInvocation {
     let plugins: Vec<Plugin> = request
         .steps
         .iter()
@@ -225,7 +328,11 @@ fn finished_invocation(request: &CompleteRequest, instance_id: &str, steps: &[As
             let step = steps.iter().find(|s| s.name == r.name);
             let action = step.map(|s| s.action.clone()).unwrap_or_default();
             // Schema 1.2 steps are addressed by plugin name (aws:runShellScript), 2.x by step name.
-            let name = if r.name.contains(':') && !action.is_empty() { action.clone() } else { r.name.clone() };
+            let name = if r.name.contains(':') && !action.is_empty() {
+                action.clone()
+            } else {
+                r.name.clone()
+            };
             Plugin {
                 idx: idx as i64,
                 name,
@@ -251,9 +358,18 @@ fn finished_invocation(request: &CompleteRequest, instance_id: &str, steps: &[As
     } else {
         Finish::Success
     };
-    let ran: Vec<&StepResult> = request.steps.iter().filter(|s| s.status != StepStatus::Skipped).collect();
+    let ran: Vec<&StepResult> = request
+        .steps
+        .iter()
+        .filter(|s| s.status != StepStatus::Skipped)
+        .collect();
     let response_code = ran.last().map(|s| i64::from(s.exit_code)).unwrap_or(0);
-    let started = ran.iter().map(|s| s.started_at_ms).filter(|t| *t > 0).min().unwrap_or(0);
+    let started = ran
+        .iter()
+        .map(|s| s.started_at_ms)
+        .filter(|t| *t > 0)
+        .min()
+        .unwrap_or(0);
     let ended = ran.iter().map(|s| s.ended_at_ms).max().unwrap_or(0);
     FinishedInvocation {
         command_id: request.command_id.clone(),

@@ -46,19 +46,37 @@ pub struct RawBody(pub Bytes);
 
 pub async fn layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
-    let limit = if parts.uri.path().starts_with(fleetrun_proto::PATH_OUTPUT) { state.config.max_output_bytes } else { state.config.max_request_bytes };
+    let limit = if parts.uri.path().starts_with(fleetrun_proto::PATH_OUTPUT) {
+        state.config.max_output_bytes
+    } else {
+        state.config.max_request_bytes
+    };
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => bytes,
         Err(_) => {
             let message = format!("The request body is larger than the limit of {limit} bytes.");
-            return SsmError { status: StatusCode::PAYLOAD_TOO_LARGE, code: "RequestEntityTooLarge", message }.into_response();
+            return SsmError {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                code: "RequestEntityTooLarge",
+                message,
+            }
+            .into_response();
         }
     };
     let principal = match authenticate(&state, &parts, &bytes).await {
         Ok(principal) => principal,
         Err(error) => {
-            tracing::info!(path = parts.uri.path(), code = error.aws_code(), "Request refused: authentication failed.");
-            return SsmError { status: StatusCode::BAD_REQUEST, code: error.aws_code(), message: error.message() }.into_response();
+            tracing::info!(
+                path = parts.uri.path(),
+                code = error.aws_code(),
+                "Request refused: authentication failed."
+            );
+            return SsmError {
+                status: StatusCode::BAD_REQUEST,
+                code: error.aws_code(),
+                message: error.message(),
+            }
+            .into_response();
         }
     };
     let mut request = Request::from_parts(parts, Body::from(bytes.clone()));
@@ -67,7 +85,11 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
     next.run(request).await
 }
 
-async fn authenticate(state: &AppState, parts: &axum::http::request::Parts, body: &[u8]) -> Result<Principal, AuthError> {
+async fn authenticate(
+    state: &AppState,
+    parts: &axum::http::request::Parts,
+    body: &[u8],
+) -> Result<Principal, AuthError> {
     let header = sigv4_verify::parse_authorization(&parts.headers)?;
     let key = match state.store.get_access_key(&header.access_key_id).await {
         Ok(Some(key)) => key,
@@ -77,6 +99,14 @@ async fn authenticate(state: &AppState, parts: &axum::http::request::Parts, body
             return Err(AuthError::UnknownAccessKey);
         }
     };
-    sigv4_verify::verify(&parts.method, &parts.uri, &parts.headers, body, &header, &key.secret_access_key, SystemTime::now())?;
+    sigv4_verify::verify(
+        &parts.method,
+        &parts.uri,
+        &parts.headers,
+        body,
+        &header,
+        &key.secret_access_key,
+        SystemTime::now(),
+    )?;
     Ok(Principal { key })
 }

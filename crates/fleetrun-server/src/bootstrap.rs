@@ -16,7 +16,10 @@ pub fn admin_credentials_path(data_dir: &Path) -> PathBuf {
 
 /// Creates the first admin key when the store has none, writing it to a 0600 file (never to the log).
 /// Returns the key when one was created.
-pub async fn ensure_admin_key(store: &dyn Store, data_dir: &Path) -> anyhow::Result<Option<AccessKey>> {
+pub async fn ensure_admin_key(
+    store: &dyn Store,
+    data_dir: &Path,
+) -> anyhow::Result<Option<AccessKey>> {
     let keys = store.list_access_keys().await?;
     if keys.iter().any(|k| k.kind == KeyKind::Admin) {
         return Ok(None);
@@ -30,8 +33,17 @@ pub async fn ensure_admin_key(store: &dyn Store, data_dir: &Path) -> anyhow::Res
 
 /// Writes `[default]` credentials, readable by the owner only.
 pub fn write_credentials_file(path: &Path, key: &AccessKey) -> std::io::Result<()> {
-    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
-    writeln!(file, "[default]\naws_access_key_id = {}\naws_secret_access_key = {}", key.access_key_id, key.secret_access_key)
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    writeln!(
+        file,
+        "[default]\naws_access_key_id = {}\naws_secret_access_key = {}",
+        key.access_key_id, key.secret_access_key
+    )
 }
 
 /// Reads back a credentials file written by [`write_credentials_file`].
@@ -42,7 +54,12 @@ pub fn read_credentials_file(path: &Path) -> std::io::Result<(String, String)> {
             .filter_map(|l| l.split_once('='))
             .find(|(k, _)| k.trim() == name)
             .map(|(_, v)| v.trim().to_string())
-            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{} has no {name}", path.display())))
+            .ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("{} has no {name}", path.display()),
+                )
+            })
     };
     Ok((field("aws_access_key_id")?, field("aws_secret_access_key")?))
 }

@@ -58,7 +58,10 @@ impl Dispatch {
             }
             match store.expire_deliveries(now_ms()).await {
                 Ok(changed) if !changed.is_empty() => {
-                    tracing::info!(commands = changed.len(), "Invocations not delivered in time ended Delivery Timed Out.");
+                    tracing::info!(
+                        commands = changed.len(),
+                        "Invocations not delivered in time ended Delivery Timed Out."
+                    );
                 }
                 Ok(_) => {}
                 Err(error) => tracing::error!(error = %error, "Expiring deliveries failed."),
@@ -68,7 +71,11 @@ impl Dispatch {
 }
 
 /// Applies rate control to a command and wakes the nodes that got work.
-pub async fn settle(store: &dyn Store, dispatch: &Dispatch, command_id: &str) -> fleetrun_store::Result<()> {
+pub async fn settle(
+    store: &dyn Store,
+    dispatch: &Dispatch,
+    command_id: &str,
+) -> fleetrun_store::Result<()> {
     let settled = store.settle(command_id, now_ms()).await?;
     dispatch.wake_all(&settled.released);
     Ok(())

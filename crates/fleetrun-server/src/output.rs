@@ -20,12 +20,23 @@ pub fn stream_ok(stream: &str) -> bool {
 }
 
 pub fn object_path(command_id: &str, instance_id: &str, step: i64, stream: &str) -> ObjectPath {
-    ObjectPath::from(format!("commands/{command_id}/{instance_id}/{step}/{stream}"))
+    ObjectPath::from(format!(
+        "commands/{command_id}/{instance_id}/{step}/{stream}"
+    ))
 }
 
 /// The `StandardOutputUrl`/`StandardErrorUrl` of a step: this server's download endpoint.
-pub fn output_url(config: &Config, command_id: &str, instance_id: &str, step: i64, stream: &str) -> String {
-    format!("{}/output/{command_id}/{instance_id}/{step}/{stream}", config.public_url)
+pub fn output_url(
+    config: &Config,
+    command_id: &str,
+    instance_id: &str,
+    step: i64,
+    stream: &str,
+) -> String {
+    format!(
+        "{}/output/{command_id}/{instance_id}/{step}/{stream}",
+        config.public_url
+    )
 }
 
 /// `GET /output/{command}/{instance}/{step}/{stream}`: the full output (admin keys only).
@@ -35,24 +46,43 @@ pub async fn download(
     Path((command_id, instance_id, step, stream)): Path<(String, String, i64, String)>,
 ) -> Response {
     if !principal.is_admin() {
-        return (StatusCode::FORBIDDEN, "Node keys may not read command output.\n").into_response();
+        return (
+            StatusCode::FORBIDDEN,
+            "Node keys may not read command output.\n",
+        )
+            .into_response();
     }
-    if !stream_ok(&stream) || uuid::Uuid::parse_str(&command_id).is_err() || !fleetrun_core::target::is_instance_id(&instance_id) {
+    if !stream_ok(&stream)
+        || uuid::Uuid::parse_str(&command_id).is_err()
+        || !fleetrun_core::target::is_instance_id(&instance_id)
+    {
         return (StatusCode::NOT_FOUND, "No such output.\n").into_response();
     }
-    match state.objects.get(&object_path(&command_id, &instance_id, step, &stream)).await {
+    match state
+        .objects
+        .get(&object_path(&command_id, &instance_id, step, &stream))
+        .await
+    {
         Ok(result) => {
             let body = axum::body::Body::from_stream(result.into_stream());
             ([("content-type", "text/plain; charset=utf-8")], body).into_response()
         }
-        Err(object_store::Error::NotFound { .. }) => match state.store.get_invocation(&command_id, &instance_id).await {
-            // A step that printed nothing has no object: its output is empty.
-            Ok(Some(inv)) if inv.state.is_terminal() => ([("content-type", "text/plain; charset=utf-8")], "").into_response(),
-            _ => (StatusCode::NOT_FOUND, "No such output (yet).\n").into_response(),
-        },
+        Err(object_store::Error::NotFound { .. }) => {
+            match state.store.get_invocation(&command_id, &instance_id).await {
+                // A step that printed nothing has no object: its output is empty.
+                Ok(Some(inv)) if inv.state.is_terminal() => {
+                    ([("content-type", "text/plain; charset=utf-8")], "").into_response()
+                }
+                _ => (StatusCode::NOT_FOUND, "No such output (yet).\n").into_response(),
+            }
+        }
         Err(error) => {
             tracing::error!(error = %error, "Reading output from the object store failed.");
-            (StatusCode::INTERNAL_SERVER_ERROR, "The object store failed; see the server log.\n").into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The object store failed; see the server log.\n",
+            )
+                .into_response()
         }
     }
 }

@@ -45,11 +45,21 @@ pub(crate) fn command_json(c: &Command) -> Value {
 }
 
 /// The status of one plugin, in SSM's CommandPluginStatus terms.
-fn plugin_json(state: &AppState, c: &Command, inv: &Invocation, p: &Plugin, details_limit: usize) -> Value {
+fn plugin_json(
+    state: &AppState,
+    c: &Command,
+    inv: &Invocation,
+    p: &Plugin,
+    details_limit: usize,
+) -> Value {
     let (status, details) = plugin_status(p);
     let out = fleetrun_core::output::lossy(p.stdout_head.as_bytes());
     let err = fleetrun_core::output::lossy(p.stderr_head.as_bytes());
-    let output = if details_limit > 0 { plugin_output(&out, &err) } else { String::new() };
+    let output = if details_limit > 0 {
+        plugin_output(&out, &err)
+    } else {
+        String::new()
+    };
     json!({
         "Name": p.name,
         "Status": status,
@@ -80,7 +90,11 @@ fn plugin_status(p: &Plugin) -> (&'static str, &'static str) {
 
 /// The step shown when no PluginName is given: the last one that ran.
 fn main_plugin(plugins: &[Plugin]) -> Option<&Plugin> {
-    plugins.iter().rev().find(|p| p.status != "Skipped").or(plugins.last())
+    plugins
+        .iter()
+        .rev()
+        .find(|p| p.status != "Skipped")
+        .or(plugins.last())
 }
 
 #[derive(Deserialize)]
@@ -111,11 +125,25 @@ struct Filters {
     executing: Option<bool>,
 }
 
-fn parse_filters(filters: &[FilterInput], status_values: &[&str], allow_stage: bool) -> Result<Filters, SsmError> {
+fn parse_filters(
+    filters: &[FilterInput],
+    status_values: &[&str],
+    allow_stage: bool,
+) -> Result<Filters, SsmError> {
     if filters.len() > 5 {
-        return Err(SsmError::validation("filters", format!("[{} filters]", filters.len()), "Member must have length less than or equal to 5"));
+        return Err(SsmError::validation(
+            "filters",
+            format!("[{} filters]", filters.len()),
+            "Member must have length less than or equal to 5",
+        ));
     }
-    let mut out = Filters { after: None, before: None, statuses: Vec::new(), document_name: None, executing: None };
+    let mut out = Filters {
+        after: None,
+        before: None,
+        statuses: Vec::new(),
+        document_name: None,
+        executing: None,
+    };
     for f in filters {
         wire::check_len("filters.member.value", &f.value, 1, 128)?;
         match f.key.as_str() {
@@ -124,28 +152,66 @@ fn parse_filters(filters: &[FilterInput], status_values: &[&str], allow_stage: b
             "DocumentName" => out.document_name = Some(f.value.clone()),
             "Status" => {
                 if !status_values.contains(&f.value.as_str()) {
-                    return Err(SsmError::new("InvalidFilterValue", format!("Status filter value '{}' is not one of {}.", f.value, status_values.join(", "))));
+                    return Err(SsmError::new(
+                        "InvalidFilterValue",
+                        format!(
+                            "Status filter value '{}' is not one of {}.",
+                            f.value,
+                            status_values.join(", ")
+                        ),
+                    ));
                 }
                 out.statuses.push(f.value.clone());
             }
             "ExecutionStage" if allow_stage => match f.value.as_str() {
                 "Executing" => out.executing = Some(true),
                 "Complete" => out.executing = Some(false),
-                other => return Err(SsmError::new("InvalidFilterValue", format!("ExecutionStage must be Executing or Complete, not '{other}'."))),
+                other => {
+                    return Err(SsmError::new(
+                        "InvalidFilterValue",
+                        format!("ExecutionStage must be Executing or Complete, not '{other}'."),
+                    ));
+                }
             },
-            _ => return Err(SsmError::new("InvalidFilterKey", format!("Filter key '{}' is not supported.", f.key))),
+            _ => {
+                return Err(SsmError::new(
+                    "InvalidFilterKey",
+                    format!("Filter key '{}' is not supported.", f.key),
+                ));
+            }
         }
     }
     Ok(out)
 }
 
 const COMMAND_STATUS_VALUES: &[&str] = &[
-    "Pending", "InProgress", "Success", "Cancelled", "Failed", "TimedOut", "AccessDenied", "DeliveryTimedOut", "ExecutionTimedOut",
-    "Incomplete", "NoInstancesInTag", "LimitExceeded",
+    "Pending",
+    "InProgress",
+    "Success",
+    "Cancelled",
+    "Failed",
+    "TimedOut",
+    "AccessDenied",
+    "DeliveryTimedOut",
+    "ExecutionTimedOut",
+    "Incomplete",
+    "NoInstancesInTag",
+    "LimitExceeded",
 ];
 const INVOCATION_STATUS_VALUES: &[&str] = &[
-    "Pending", "InProgress", "Delayed", "Success", "Cancelled", "Failed", "TimedOut", "AccessDenied", "DeliveryTimedOut",
-    "ExecutionTimedOut", "Undeliverable", "InvalidPlatform", "Terminated",
+    "Pending",
+    "InProgress",
+    "Delayed",
+    "Success",
+    "Cancelled",
+    "Failed",
+    "TimedOut",
+    "AccessDenied",
+    "DeliveryTimedOut",
+    "ExecutionTimedOut",
+    "Undeliverable",
+    "InvalidPlatform",
+    "Terminated",
 ];
 
 fn check_ids(input: &ListInput) -> Result<(), SsmError> {
@@ -167,7 +233,10 @@ pub(crate) async fn list_commands(state: &AppState, input: Value) -> Result<Valu
     if let Some(id) = &input.command_id
         && state.store.get_command(id).await?.is_none()
     {
-        return Err(SsmError::new("InvalidCommandId", format!("Command {id} does not exist.")));
+        return Err(SsmError::new(
+            "InvalidCommandId",
+            format!("Command {id} does not exist."),
+        ));
     }
     let filter = CommandFilter {
         command_id: input.command_id.clone(),
@@ -188,7 +257,10 @@ pub(crate) async fn list_commands(state: &AppState, input: Value) -> Result<Valu
     Ok(out)
 }
 
-pub(crate) async fn list_command_invocations(state: &AppState, input: Value) -> Result<Value, SsmError> {
+pub(crate) async fn list_command_invocations(
+    state: &AppState,
+    input: Value,
+) -> Result<Value, SsmError> {
     let input: ListInput = decode(input)?;
     check_ids(&input)?;
     let page = wire::page_size(input.max_results, 1, 50, 50)?;
@@ -197,7 +269,10 @@ pub(crate) async fn list_command_invocations(state: &AppState, input: Value) -> 
     if let Some(id) = &input.command_id
         && state.store.get_command(id).await?.is_none()
     {
-        return Err(SsmError::new("InvalidCommandId", format!("Command {id} does not exist.")));
+        return Err(SsmError::new(
+            "InvalidCommandId",
+            format!("Command {id} does not exist."),
+        ));
     }
     let filter = InvocationFilter {
         command_id: input.command_id.clone(),
@@ -215,7 +290,11 @@ pub(crate) async fn list_command_invocations(state: &AppState, input: Value) -> 
     for inv in &invocations {
         let command = match &command_cache {
             Some(c) if c.command_id == inv.command_id => c.clone(),
-            _ => state.store.get_command(&inv.command_id).await?.ok_or_else(|| SsmError::internal("invocation without command"))?,
+            _ => state
+                .store
+                .get_command(&inv.command_id)
+                .await?
+                .ok_or_else(|| SsmError::internal("invocation without command"))?,
         };
         items.push(invocation_json(state, &command, inv, input.details).await?);
         command_cache = Some(command);
@@ -227,12 +306,31 @@ pub(crate) async fn list_command_invocations(state: &AppState, input: Value) -> 
     Ok(out)
 }
 
-async fn invocation_json(state: &AppState, c: &Command, inv: &Invocation, details: bool) -> Result<Value, SsmError> {
+async fn invocation_json(
+    state: &AppState,
+    c: &Command,
+    inv: &Invocation,
+    details: bool,
+) -> Result<Value, SsmError> {
     let (status, status_details) = inv.state.ssm_status();
-    let plugins = if details { state.store.list_plugins(&c.command_id, &inv.instance_id).await? } else { Vec::new() };
-    let plugin_values: Vec<Value> = plugins.iter().map(|p| plugin_json(state, c, inv, p, 2500)).collect();
+    let plugins = if details {
+        state
+            .store
+            .list_plugins(&c.command_id, &inv.instance_id)
+            .await?
+    } else {
+        Vec::new()
+    };
+    let plugin_values: Vec<Value> = plugins
+        .iter()
+        .map(|p| plugin_json(state, c, inv, p, 2500))
+        .collect();
     let extra: Value = serde_json::from_str(&c.extra_json).unwrap_or_else(|_| json!({}));
-    let trace = if inv.state == InvocationState::Undeliverable { "The node was deregistered before the command reached it." } else { "" };
+    let trace = if inv.state == InvocationState::Undeliverable {
+        "The node was deregistered before the command reached it."
+    } else {
+        ""
+    };
     Ok(json!({
         "CommandId": c.command_id,
         "InstanceId": inv.instance_id,
@@ -261,28 +359,55 @@ struct GetInput {
     plugin_name: Option<String>,
 }
 
-pub(crate) async fn get_command_invocation(state: &AppState, input: Value) -> Result<Value, SsmError> {
+pub(crate) async fn get_command_invocation(
+    state: &AppState,
+    input: Value,
+) -> Result<Value, SsmError> {
     let input: GetInput = decode(input)?;
-    let command_id = input.command_id.ok_or_else(|| SsmError::validation("commandId", "null", "Member must not be null"))?;
-    let instance_id = input.instance_id.ok_or_else(|| SsmError::validation("instanceId", "null", "Member must not be null"))?;
+    let command_id = input
+        .command_id
+        .ok_or_else(|| SsmError::validation("commandId", "null", "Member must not be null"))?;
+    let instance_id = input
+        .instance_id
+        .ok_or_else(|| SsmError::validation("instanceId", "null", "Member must not be null"))?;
     wire::check_len("commandId", &command_id, 36, 36)?;
     check_instance_ids(std::slice::from_ref(&instance_id))?;
     if let Some(name) = &input.plugin_name {
         wire::check_len("pluginName", name, 4, 256)?;
     }
-    let missing = || SsmError::new("InvocationDoesNotExist", "The command invocation does not exist.");
-    let command = state.store.get_command(&command_id).await?.ok_or_else(missing)?;
-    let inv = state.store.get_invocation(&command_id, &instance_id).await?.ok_or_else(missing)?;
+    let missing = || {
+        SsmError::new(
+            "InvocationDoesNotExist",
+            "The command invocation does not exist.",
+        )
+    };
+    let command = state
+        .store
+        .get_command(&command_id)
+        .await?
+        .ok_or_else(missing)?;
+    let inv = state
+        .store
+        .get_invocation(&command_id, &instance_id)
+        .await?
+        .ok_or_else(missing)?;
     let plugins = state.store.list_plugins(&command_id, &instance_id).await?;
-    let steps: Vec<fleetrun_proto::AssignedStep> = serde_json::from_str(&command.steps_json).unwrap_or_default();
+    let steps: Vec<fleetrun_proto::AssignedStep> =
+        serde_json::from_str(&command.steps_json).unwrap_or_default();
     let plugin_name = match &input.plugin_name {
         Some(name) => {
             if !steps.iter().any(|s| api_plugin_name(&command, s) == *name) {
-                return Err(SsmError::new("InvalidPluginName", format!("The document has no plugin named {name}.")));
+                return Err(SsmError::new(
+                    "InvalidPluginName",
+                    format!("The document has no plugin named {name}."),
+                ));
             }
             name.clone()
         }
-        None => steps.last().map(|s| api_plugin_name(&command, s)).unwrap_or_default(),
+        None => steps
+            .last()
+            .map(|s| api_plugin_name(&command, s))
+            .unwrap_or_default(),
     };
     let plugin = match &input.plugin_name {
         Some(name) => plugins.iter().find(|p| p.name == *name),
@@ -293,11 +418,21 @@ pub(crate) async fn get_command_invocation(state: &AppState, input: Value) -> Re
         _ => inv.state.ssm_status(),
     };
     let (out, err, url_idx) = match plugin {
-        Some(p) => (head(&p.stdout_head, MAX_STDOUT_CHARS), head(&p.stderr_head, MAX_STDERR_CHARS), Some(p.idx)),
+        Some(p) => (
+            head(&p.stdout_head, MAX_STDOUT_CHARS),
+            head(&p.stderr_head, MAX_STDERR_CHARS),
+            Some(p.idx),
+        ),
         None => (String::new(), String::new(), None),
     };
-    let url = |stream| url_idx.map(|i| output_url(&state.config, &command_id, &instance_id, i, stream)).unwrap_or_default();
-    let (start, end) = plugin.map(|p| (p.started_ms, p.ended_ms)).unwrap_or((inv.started_ms, inv.ended_ms));
+    let url = |stream| {
+        url_idx
+            .map(|i| output_url(&state.config, &command_id, &instance_id, i, stream))
+            .unwrap_or_default()
+    };
+    let (start, end) = plugin
+        .map(|p| (p.started_ms, p.ended_ms))
+        .unwrap_or((inv.started_ms, inv.ended_ms));
     let response_code = match (plugin, &input.plugin_name) {
         (Some(p), Some(_)) => p.response_code,
         _ => inv.response_code,
@@ -328,7 +463,11 @@ pub(crate) async fn get_command_invocation(state: &AppState, input: Value) -> Re
 /// documents (`aws:runShellScript`), the step name for 2.x.
 fn api_plugin_name(command: &Command, step: &fleetrun_proto::AssignedStep) -> String {
     let _ = command;
-    if step.name.contains(':') { step.action.clone() } else { step.name.clone() }
+    if step.name.contains(':') {
+        step.action.clone()
+    } else {
+        step.name.clone()
+    }
 }
 
 #[derive(Deserialize)]
@@ -340,23 +479,34 @@ struct CancelInput {
 
 pub(crate) async fn cancel_command(state: &AppState, input: Value) -> Result<Value, SsmError> {
     let input: CancelInput = decode(input)?;
-    let command_id = input.command_id.ok_or_else(|| SsmError::validation("commandId", "null", "Member must not be null"))?;
+    let command_id = input
+        .command_id
+        .ok_or_else(|| SsmError::validation("commandId", "null", "Member must not be null"))?;
     wire::check_len("commandId", &command_id, 36, 36)?;
     let ids = input.instance_ids.filter(|ids| !ids.is_empty());
     if let Some(ids) = &ids {
         check_instance_ids(ids)?;
     }
     if state.store.get_command(&command_id).await?.is_none() {
-        return Err(SsmError::new("InvalidCommandId", format!("Command {command_id} does not exist.")));
+        return Err(SsmError::new(
+            "InvalidCommandId",
+            format!("Command {command_id} does not exist."),
+        ));
     }
     if let Some(ids) = &ids {
         for id in ids {
             if state.store.get_invocation(&command_id, id).await?.is_none() {
-                return Err(SsmError::new("InvalidInstanceId", format!("Command {command_id} was not sent to {id}.")));
+                return Err(SsmError::new(
+                    "InvalidInstanceId",
+                    format!("Command {command_id} was not sent to {id}."),
+                ));
             }
         }
     }
-    let running = state.store.cancel(&command_id, ids.as_deref(), crate::app::now_ms()).await?;
+    let running = state
+        .store
+        .cancel(&command_id, ids.as_deref(), crate::app::now_ms())
+        .await?;
     tracing::info!(command_id = %command_id, running = running.len(), "Cancel requested.");
     state.dispatch.wake_all(&running);
     Ok(json!({}))

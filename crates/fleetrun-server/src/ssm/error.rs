@@ -17,14 +17,20 @@ pub struct SsmError {
 
 impl SsmError {
     pub fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Self { status: StatusCode::BAD_REQUEST, code, message: message.into() }
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code,
+            message: message.into(),
+        }
     }
 
     /// AWS's wording for a constraint the model declares (max length, pattern, enum, range).
     pub fn validation(member: &str, value: impl std::fmt::Display, constraint: &str) -> Self {
         Self::new(
             "ValidationException",
-            format!("1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {constraint}"),
+            format!(
+                "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {constraint}"
+            ),
         )
     }
 
@@ -41,7 +47,9 @@ impl SsmError {
 impl From<StoreError> for SsmError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Database(_) | StoreError::Corrupt(_) => Self::internal(format!("{error}: {:?}", std::error::Error::source(&error))),
+            StoreError::Database(_) | StoreError::Corrupt(_) => {
+                Self::internal(format!("{error}: {:?}", std::error::Error::source(&error)))
+            }
             other => Self::internal(other),
         }
     }

@@ -13,7 +13,11 @@ use serde_json::{Value, json};
 
 /// PingStatus of a node from its last contact.
 pub(crate) fn ping_status(state: &AppState, node: &Node, now: i64) -> &'static str {
-    if now - node.last_ping_ms <= state.config.ping_timeout.as_millis() as i64 { "Online" } else { "ConnectionLost" }
+    if now - node.last_ping_ms <= state.config.ping_timeout.as_millis() as i64 {
+        "Online"
+    } else {
+        "ConnectionLost"
+    }
 }
 
 fn node_json(state: &AppState, node: &Node, now: i64) -> Value {
@@ -57,15 +61,29 @@ struct LegacyFilter {
     value_set: Vec<String>,
 }
 
-pub(crate) async fn describe_instance_information(state: &AppState, input: Value) -> Result<Value, SsmError> {
+pub(crate) async fn describe_instance_information(
+    state: &AppState,
+    input: Value,
+) -> Result<Value, SsmError> {
     let input: DescribeInput = decode(input)?;
     if !input.instance_information_filter_list.is_empty() && !input.filters.is_empty() {
-        return Err(SsmError::new("InvalidFilterKey", "Use either InstanceInformationFilterList or Filters, not both."));
+        return Err(SsmError::new(
+            "InvalidFilterKey",
+            "Use either InstanceInformationFilterList or Filters, not both.",
+        ));
     }
     let page = wire::page_size(input.max_results, 5, 50, 10)?;
     let offset = wire::offset_from_token(input.next_token.as_deref())?;
     let mut filters = input.filters;
-    filters.extend(input.instance_information_filter_list.into_iter().map(|f| KeyValuesFilter { key: f.key, values: f.value_set }));
+    filters.extend(
+        input
+            .instance_information_filter_list
+            .into_iter()
+            .map(|f| KeyValuesFilter {
+                key: f.key,
+                values: f.value_set,
+            }),
+    );
     let now = now_ms();
     let nodes = state.store.list_nodes().await?;
     let mut matched = Vec::new();
@@ -77,12 +95,24 @@ pub(crate) async fn describe_instance_information(state: &AppState, input: Value
     for f in &filters {
         if f.key == "InstanceIds" {
             check_instance_ids(&f.values)?;
-            if let Some(unknown) = f.values.iter().find(|id| !nodes.iter().any(|n| &n.instance_id == *id)) {
-                return Err(SsmError::new("InvalidInstanceId", format!("Instance {unknown} is not a managed node of this fleetrun.")));
+            if let Some(unknown) = f
+                .values
+                .iter()
+                .find(|id| !nodes.iter().any(|n| &n.instance_id == *id))
+            {
+                return Err(SsmError::new(
+                    "InvalidInstanceId",
+                    format!("Instance {unknown} is not a managed node of this fleetrun."),
+                ));
             }
         }
     }
-    let slice: Vec<Value> = matched.iter().skip(offset as usize).take(page as usize).map(|n| node_json(state, n, now)).collect();
+    let slice: Vec<Value> = matched
+        .iter()
+        .skip(offset as usize)
+        .take(page as usize)
+        .map(|n| node_json(state, n, now))
+        .collect();
     let mut out = json!({ "InstanceInformationList": slice });
     if offset as usize + (page as usize) < matched.len() {
         out["NextToken"] = json!(wire::next_token(offset, page as usize, page));
@@ -90,24 +120,41 @@ pub(crate) async fn describe_instance_information(state: &AppState, input: Value
     Ok(out)
 }
 
-fn node_matches(state: &AppState, node: &Node, filters: &[KeyValuesFilter], now: i64) -> Result<bool, SsmError> {
+fn node_matches(
+    state: &AppState,
+    node: &Node,
+    filters: &[KeyValuesFilter],
+    now: i64,
+) -> Result<bool, SsmError> {
     for f in filters {
         if f.values.is_empty() || f.values.len() > 100 {
-            return Err(SsmError::new("InvalidInstanceInformationFilterValue", format!("Filter {} needs 1 to 100 values.", f.key)));
+            return Err(SsmError::new(
+                "InvalidInstanceInformationFilterValue",
+                format!("Filter {} needs 1 to 100 values.", f.key),
+            ));
         }
         let any = |value: &str| f.values.iter().any(|v| v == value);
         let ok = match f.key.as_str() {
             "InstanceIds" => any(&node.instance_id),
             "AgentVersion" => any(&node.facts.agent_version),
             "PingStatus" => any(ping_status(state, node, now)),
-            "PlatformType" | "PlatformTypes" => any(if node.facts.platform_type.is_empty() { "Linux" } else { &node.facts.platform_type }),
+            "PlatformType" | "PlatformTypes" => any(if node.facts.platform_type.is_empty() {
+                "Linux"
+            } else {
+                &node.facts.platform_type
+            }),
             "ActivationIds" => any(&node.activation_id),
             "IamRole" => any(&node.iam_role),
             "ResourceType" => any("ManagedInstance"),
             "tag-key" => node.tags.iter().any(|(k, _)| any(k)),
             key => match key.strip_prefix("tag:") {
                 Some(tag) => node.tags.iter().any(|(k, v)| k == tag && any(v)),
-                None => return Err(SsmError::new("InvalidInstanceInformationFilterValue", format!("Filter key '{key}' is not supported."))),
+                None => {
+                    return Err(SsmError::new(
+                        "InvalidInstanceInformationFilterValue",
+                        format!("Filter key '{key}' is not supported."),
+                    ));
+                }
             },
         };
         if !ok {
@@ -130,18 +177,41 @@ struct TagsInput {
 
 /// Checks the resource exists; returns (type, id).
 async fn resource(state: &AppState, input: &TagsInput) -> Result<(String, String), SsmError> {
-    let rtype = input.resource_type.clone().ok_or_else(|| SsmError::validation("resourceType", "null", "Member must not be null"))?;
-    let rid = input.resource_id.clone().ok_or_else(|| SsmError::validation("resourceId", "null", "Member must not be null"))?;
+    let rtype = input
+        .resource_type
+        .clone()
+        .ok_or_else(|| SsmError::validation("resourceType", "null", "Member must not be null"))?;
+    let rid = input
+        .resource_id
+        .clone()
+        .ok_or_else(|| SsmError::validation("resourceId", "null", "Member must not be null"))?;
     let exists = match rtype.as_str() {
         "ManagedInstance" => state.store.get_node(&rid).await?.is_some(),
-        "Document" => state.store.get_document(&rid, fleetrun_store::VersionSelector::Default).await?.is_some(),
-        "MaintenanceWindow" | "Parameter" | "PatchBaseline" | "OpsItem" | "OpsMetadata" | "Automation" | "Association" => {
-            return Err(SsmError::new("InvalidResourceType", format!("Tags on {rtype} resources are not supported by fleetrun yet.")));
+        "Document" => state
+            .store
+            .get_document(&rid, fleetrun_store::VersionSelector::Default)
+            .await?
+            .is_some(),
+        "MaintenanceWindow" | "Parameter" | "PatchBaseline" | "OpsItem" | "OpsMetadata"
+        | "Automation" | "Association" => {
+            return Err(SsmError::new(
+                "InvalidResourceType",
+                format!("Tags on {rtype} resources are not supported by fleetrun yet."),
+            ));
         }
-        other => return Err(SsmError::validation("resourceType", other, "Member must satisfy enum value set: [Document, ManagedInstance, MaintenanceWindow, Parameter, PatchBaseline, OpsItem, OpsMetadata, Automation, Association]")),
+        other => {
+            return Err(SsmError::validation(
+                "resourceType",
+                other,
+                "Member must satisfy enum value set: [Document, ManagedInstance, MaintenanceWindow, Parameter, PatchBaseline, OpsItem, OpsMetadata, Automation, Association]",
+            ));
+        }
     };
     if !exists {
-        return Err(SsmError::new("InvalidResourceId", format!("{rtype} {rid} does not exist.")));
+        return Err(SsmError::new(
+            "InvalidResourceId",
+            format!("{rtype} {rid} does not exist."),
+        ));
     }
     Ok((rtype, rid))
 }
@@ -150,13 +220,23 @@ pub(crate) async fn add_tags(state: &AppState, input: Value) -> Result<Value, Ss
     let input: TagsInput = decode(input)?;
     let tags = check_tags(&input.tags)?;
     if tags.is_empty() {
-        return Err(SsmError::validation("tags", "[]", "Member must have length greater than or equal to 1"));
+        return Err(SsmError::validation(
+            "tags",
+            "[]",
+            "Member must have length greater than or equal to 1",
+        ));
     }
     let (rtype, rid) = resource(state, &input).await?;
     let existing = state.store.list_tags(&rtype, &rid).await?;
-    let new_keys = tags.iter().filter(|(k, _)| !existing.iter().any(|(e, _)| e == k)).count();
+    let new_keys = tags
+        .iter()
+        .filter(|(k, _)| !existing.iter().any(|(e, _)| e == k))
+        .count();
     if existing.len() + new_keys > 1000 {
-        return Err(SsmError::new("TooManyTagsError", "A resource may have at most 1000 tags."));
+        return Err(SsmError::new(
+            "TooManyTagsError",
+            "A resource may have at most 1000 tags.",
+        ));
     }
     state.store.add_tags(&rtype, &rid, &tags).await?;
     Ok(json!({}))
@@ -165,7 +245,10 @@ pub(crate) async fn add_tags(state: &AppState, input: Value) -> Result<Value, Ss
 pub(crate) async fn remove_tags(state: &AppState, input: Value) -> Result<Value, SsmError> {
     let input: TagsInput = decode(input)?;
     let (rtype, rid) = resource(state, &input).await?;
-    state.store.remove_tags(&rtype, &rid, &input.tag_keys).await?;
+    state
+        .store
+        .remove_tags(&rtype, &rid, &input.tag_keys)
+        .await?;
     Ok(json!({}))
 }
 
@@ -192,23 +275,48 @@ const MAX_ACTIVATION_MS: i64 = 30 * 24 * 3600 * 1000;
 
 pub(crate) async fn create_activation(state: &AppState, input: Value) -> Result<Value, SsmError> {
     let input: ActivationInput = decode(input)?;
-    let iam_role = input.iam_role.clone().ok_or_else(|| SsmError::validation("iamRole", "null", "Member must not be null"))?;
+    let iam_role = input
+        .iam_role
+        .clone()
+        .ok_or_else(|| SsmError::validation("iamRole", "null", "Member must not be null"))?;
     wire::check_len("iamRole", &iam_role, 0, 64)?;
-    wire::check_len("description", input.description.as_deref().unwrap_or(""), 0, 256)?;
-    wire::check_len("defaultInstanceName", input.default_instance_name.as_deref().unwrap_or(""), 0, 256)?;
+    wire::check_len(
+        "description",
+        input.description.as_deref().unwrap_or(""),
+        0,
+        256,
+    )?;
+    wire::check_len(
+        "defaultInstanceName",
+        input.default_instance_name.as_deref().unwrap_or(""),
+        0,
+        256,
+    )?;
     let limit = input.registration_limit.unwrap_or(1);
     if !(1..=1000).contains(&limit) {
-        return Err(SsmError::validation("registrationLimit", limit, "Member must have value between 1 and 1000"));
+        return Err(SsmError::validation(
+            "registrationLimit",
+            limit,
+            "Member must have value between 1 and 1000",
+        ));
     }
     let now = now_ms();
     let expiration = match &input.expiration_date {
         None => now + 24 * 3600 * 1000,
         Some(Value::Number(n)) => (n.as_f64().unwrap_or(0.0) * 1000.0) as i64,
         Some(Value::String(s)) => wire::parse_time("ExpirationDate", s)?,
-        Some(other) => return Err(SsmError::new("SerializationException", format!("ExpirationDate {other} is not a timestamp."))),
+        Some(other) => {
+            return Err(SsmError::new(
+                "SerializationException",
+                format!("ExpirationDate {other} is not a timestamp."),
+            ));
+        }
     };
     if expiration <= now || expiration > now + MAX_ACTIVATION_MS {
-        return Err(SsmError::new("InvalidParameters", "ExpirationDate must be in the future and at most 30 days from now."));
+        return Err(SsmError::new(
+            "InvalidParameters",
+            "ExpirationDate must be in the future and at most 30 days from now.",
+        ));
     }
     let tags = check_tags(&input.tags)?;
     let (activation, code) = crate::identity::new_activation(ActivationSpec {
@@ -220,7 +328,10 @@ pub(crate) async fn create_activation(state: &AppState, input: Value) -> Result<
     });
     state.store.create_activation(&activation).await?;
     if !tags.is_empty() {
-        state.store.add_tags("Activation", &activation.activation_id, &tags).await?;
+        state
+            .store
+            .add_tags("Activation", &activation.activation_id, &tags)
+            .await?;
     }
     Ok(json!({ "ActivationId": activation.activation_id, "ActivationCode": code }))
 }
@@ -244,7 +355,10 @@ struct ActivationFilter {
     filter_values: Vec<String>,
 }
 
-pub(crate) async fn describe_activations(state: &AppState, input: Value) -> Result<Value, SsmError> {
+pub(crate) async fn describe_activations(
+    state: &AppState,
+    input: Value,
+) -> Result<Value, SsmError> {
     let input: DescribeActivationsInput = decode(input)?;
     let page = wire::page_size(input.max_results, 1, 50, 50)?;
     let offset = wire::offset_from_token(input.next_token.as_deref())?;
@@ -256,7 +370,12 @@ pub(crate) async fn describe_activations(state: &AppState, input: Value) -> Resu
                 "ActivationIds" => &a.activation_id,
                 "DefaultInstanceName" => &a.default_instance_name,
                 "IamRole" => &a.iam_role,
-                other => return Err(SsmError::new("InvalidFilter", format!("Filter key '{other}' is not supported."))),
+                other => {
+                    return Err(SsmError::new(
+                        "InvalidFilter",
+                        format!("Filter key '{other}' is not supported."),
+                    ));
+                }
             };
             if !f.filter_values.iter().any(|v| v == field) {
                 continue 'next;
@@ -266,7 +385,10 @@ pub(crate) async fn describe_activations(state: &AppState, input: Value) -> Resu
     }
     let mut items = Vec::new();
     for a in matched.iter().skip(offset as usize).take(page as usize) {
-        let tags = state.store.list_tags("Activation", &a.activation_id).await?;
+        let tags = state
+            .store
+            .list_tags("Activation", &a.activation_id)
+            .await?;
         items.push(json!({
             "ActivationId": a.activation_id,
             "Description": a.description,
@@ -296,22 +418,40 @@ struct IdInput {
 
 pub(crate) async fn delete_activation(state: &AppState, input: Value) -> Result<Value, SsmError> {
     let input: IdInput = decode(input)?;
-    let id = input.activation_id.ok_or_else(|| SsmError::validation("activationId", "null", "Member must not be null"))?;
-    state.store.delete_activation(&id).await.map_err(|e| match e {
-        StoreError::NotFound(_) => SsmError::new("InvalidActivationId", format!("Activation {id} does not exist.")),
-        other => other.into(),
-    })?;
+    let id = input
+        .activation_id
+        .ok_or_else(|| SsmError::validation("activationId", "null", "Member must not be null"))?;
+    state
+        .store
+        .delete_activation(&id)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound(_) => SsmError::new(
+                "InvalidActivationId",
+                format!("Activation {id} does not exist."),
+            ),
+            other => other.into(),
+        })?;
     Ok(json!({}))
 }
 
 pub(crate) async fn deregister(state: &AppState, input: Value) -> Result<Value, SsmError> {
     let input: IdInput = decode(input)?;
-    let id = input.instance_id.ok_or_else(|| SsmError::validation("instanceId", "null", "Member must not be null"))?;
+    let id = input
+        .instance_id
+        .ok_or_else(|| SsmError::validation("instanceId", "null", "Member must not be null"))?;
     check_instance_ids(std::slice::from_ref(&id))?;
-    let changed = state.store.deregister_node(&id, now_ms()).await.map_err(|e| match e {
-        StoreError::NotFound(_) => SsmError::new("InvalidInstanceId", format!("Instance {id} is not a managed node of this fleetrun.")),
-        other => other.into(),
-    })?;
+    let changed = state
+        .store
+        .deregister_node(&id, now_ms())
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound(_) => SsmError::new(
+                "InvalidInstanceId",
+                format!("Instance {id} is not a managed node of this fleetrun."),
+            ),
+            other => other.into(),
+        })?;
     for command_id in &changed {
         dispatch::settle(state.store.as_ref(), &state.dispatch, command_id).await?;
     }

@@ -1,0 +1,297 @@
+//! Runs one invocation: its steps in order, each through the runner, with its output uploaded and its
+//! progress journaled so that an agent restart in the middle resumes instead of losing the run.
+//!
+//! Step semantics (SSM's): a step whose precondition does not match this node is Skipped; a failed step
+//! does not stop the next ones unless its inputs say `onFailure: exit`; a timeout or a cancel stops the
+//! invocation. Only `aws:runShellScript` runs here so far; other actions fail with a clear message.
+
+use crate::journal::{CurrentStep, Entry, Journal};
+use crate::runner::{self, Outcome, RunSpec};
+use crate::server::Server;
+use fleetrun_core::document::{ScriptInputs, script_text};
+use fleetrun_core::output::{MAX_STDERR_CHARS, MAX_STDOUT_CHARS};
+use fleetrun_proto::{AssignedStep, StepResult, StepStatus};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// What an execution needs from the agent.
+#[derive(Clone)]
+pub struct Context {
+    pub server: Server,
+    pub journal: Journal,
+    pub work_dir: PathBuf,
+    pub instance_id: String,
+    pub platform_type: String,
+    pub kill_grace: Duration,
+    pub max_output_bytes: u64,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Runs (or resumes) an invocation to its end and records each step in the journal.
+pub async fn run(ctx: &Context, mut entry: Entry, cancel: CancellationToken) -> Entry {
+    let command_dir = ctx.work_dir.join(&entry.assignment.command_id);
+    let downloads = command_dir.join("downloads");
+    let _ = std::fs::create_dir_all(&downloads);
+    while !entry.finished() {
+        let idx = entry.results.len();
+        let step = entry.assignment.steps[idx].clone();
+        let result = run_step(
+            ctx,
+            &mut entry,
+            idx,
+            &step,
+            &command_dir,
+            &downloads,
+            &cancel,
+        )
+        .await;
+        let stop = matches!(result.status, StepStatus::TimedOut | StepStatus::Cancelled)
+            || (result.status == StepStatus::Failed
+                && step.inputs.get("onFailure").and_then(|v| v.as_str()) == Some("exit"));
+        entry.results.push(result);
+        entry.current = None;
+        if stop {
+            let rest = entry.assignment.steps[entry.results.len()..].to_vec();
+            for later in rest {
+                entry
+                    .results
+                    .push(not_run(&later.name, StepStatus::Skipped));
+            }
+        }
+        save(ctx, &entry);
+    }
+    entry
+}
+
+fn save(ctx: &Context, entry: &Entry) {
+    if let Err(error) = ctx.journal.save(entry) {
+        tracing::error!(command_id = %entry.assignment.command_id, error = %error, "Writing the journal failed.");
+    }
+}
+
+fn not_run(name: &str, status: StepStatus) -> StepResult {
+    StepResult {
+        name: name.to_string(),
+        status,
+        exit_code: -1,
+        started_at_ms: 0,
+        ended_at_ms: 0,
+        stdout_bytes: 0,
+        stderr_bytes: 0,
+        stdout_head: String::new(),
+        stderr_head: String::new(),
+    }
+}
+
+fn failed_before_start(name: &str, message: String) -> StepResult {
+    let now = now_ms();
+    StepResult {
+        exit_code: 1,
+        started_at_ms: now,
+        ended_at_ms: now,
+        stderr_bytes: message.len() as u64,
+        stderr_head: message,
+        ..not_run(name, StepStatus::Failed)
+    }
+}
+
+async fn run_step(
+    ctx: &Context,
+    entry: &mut Entry,
+    idx: usize,
+    step: &AssignedStep,
+    command_dir: &Path,
+    downloads: &Path,
+    cancel: &CancellationToken,
+) -> StepResult {
+    if let Some((a, b)) = &step.precondition {
+        let operand = |s: &str| {
+            if s == "platformType" {
+                ctx.platform_type.clone()
+            } else {
+                s.to_string()
+            }
+        };
+        if operand(a) != operand(b) {
+            return not_run(&step.name, StepStatus::Skipped);
+        }
+    }
+    if cancel.is_cancelled() {
+        return not_run(&step.name, StepStatus::Cancelled);
+    }
+    if step.action != "aws:runShellScript" {
+        return failed_before_start(
+            &step.name,
+            format!("fleetrun's agent does not run {} steps yet.\n", step.action),
+        );
+    }
+    let inputs = match ScriptInputs::from_inputs(&step.inputs) {
+        Ok(inputs) => inputs,
+        Err(error) => {
+            return failed_before_start(
+                &step.name,
+                format!("The step's inputs are not valid: {error}\n"),
+            );
+        }
+    };
+    let dir = command_dir.join(idx.to_string());
+    let workdir = working_directory(&inputs.working_directory, downloads);
+    let outcome = match entry.current.filter(|c| c.idx == idx) {
+        Some(current) => {
+            tracing::info!(command_id = %entry.assignment.command_id, pid = current.pid, "Re-attaching to a step started before the agent restarted.");
+            let deadline = instant_at(current.deadline_ms);
+            (
+                runner::adopt(current.pid, &dir, deadline, cancel.clone(), ctx.kill_grace).await,
+                current.started_ms,
+            )
+        }
+        None => {
+            let spec = RunSpec {
+                dir: dir.clone(),
+                script: script_text(&inputs),
+                workdir,
+                env: vec![
+                    ("SSM_COMMAND_ID".into(), entry.assignment.command_id.clone()),
+                    ("AWS_SSM_INSTANCE_ID".into(), ctx.instance_id.clone()),
+                ],
+                timeout: Duration::from_secs(inputs.timeout_seconds),
+            };
+            let running = match runner::start(&spec).await {
+                Ok(running) => running,
+                Err(error) => {
+                    return failed_before_start(
+                        &step.name,
+                        format!("The step could not start: {error}\n"),
+                    );
+                }
+            };
+            let started_ms = now_ms();
+            let deadline_ms = started_ms + spec.timeout.as_millis() as i64;
+            entry.current = Some(CurrentStep {
+                idx,
+                pid: running.pid,
+                started_ms,
+                deadline_ms,
+            });
+            save(ctx, entry);
+            (
+                running
+                    .wait(instant_at(deadline_ms), cancel.clone(), ctx.kill_grace)
+                    .await,
+                started_ms,
+            )
+        }
+    };
+    finish_step(
+        ctx,
+        &entry.assignment.command_id,
+        idx,
+        &step.name,
+        &dir,
+        outcome,
+    )
+    .await
+}
+
+/// SSM's rule: an absolute working directory is used as it is; an empty or relative one is taken
+/// inside the invocation's `downloads` directory.
+fn working_directory(text: &str, downloads: &Path) -> PathBuf {
+    let path = Path::new(text);
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        downloads.join(path)
+    }
+}
+
+fn instant_at(epoch_ms: i64) -> tokio::time::Instant {
+    let left = (epoch_ms - now_ms()).max(0) as u64;
+    tokio::time::Instant::now() + Duration::from_millis(left)
+}
+
+async fn finish_step(
+    ctx: &Context,
+    command_id: &str,
+    idx: usize,
+    name: &str,
+    dir: &Path,
+    outcome: (Outcome, i64),
+) -> StepResult {
+    let (outcome, started_ms) = outcome;
+    let ended_ms = now_ms();
+    let (status, exit_code) = match outcome {
+        Outcome::Exited { code: 0 } => (StepStatus::Success, 0),
+        Outcome::Exited { code } => (StepStatus::Failed, code),
+        Outcome::TimedOut => (StepStatus::TimedOut, 124),
+        Outcome::Cancelled => (StepStatus::Cancelled, 137),
+        Outcome::Lost => (StepStatus::Failed, -1),
+    };
+    let mut result = StepResult {
+        status,
+        exit_code,
+        started_at_ms: started_ms,
+        ended_at_ms: ended_ms,
+        ..not_run(name, status)
+    };
+    for (stream, file, max_chars) in [
+        ("stdout", runner::STDOUT_FILE, MAX_STDOUT_CHARS),
+        ("stderr", runner::STDERR_FILE, MAX_STDERR_CHARS),
+    ] {
+        let path = dir.join(file);
+        let (bytes, head) = upload(ctx, command_id, idx, stream, &path, max_chars).await;
+        match stream {
+            "stdout" => (result.stdout_bytes, result.stdout_head) = (bytes, head),
+            _ => (result.stderr_bytes, result.stderr_head) = (bytes, head),
+        }
+    }
+    if outcome == Outcome::Lost {
+        result.stderr_head.push_str("\nThe script's process ended without an exit status (the node may have rebooted, or something killed it).\n");
+    }
+    result
+}
+
+/// Uploads one output file in full (up to the size limit) and returns its size and the head the
+/// server keeps inline. An upload failure is retried by the report loop's retry of the whole result.
+async fn upload(
+    ctx: &Context,
+    command_id: &str,
+    idx: usize,
+    stream: &str,
+    path: &Path,
+    max_chars: usize,
+) -> (u64, String) {
+    let mut bytes = std::fs::read(path).unwrap_or_default();
+    let total = bytes.len() as u64;
+    if total > ctx.max_output_bytes {
+        bytes.truncate(ctx.max_output_bytes as usize);
+        bytes.extend_from_slice(b"\n--output truncated by the agent's max_output_bytes--\n");
+    }
+    let head: String = String::from_utf8_lossy(&bytes[..bytes.len().min(4 * (max_chars + 1))])
+        .chars()
+        .take(max_chars + 1)
+        .collect();
+    if !bytes.is_empty() {
+        let path = format!(
+            "{}/{command_id}/{idx}/{stream}",
+            fleetrun_proto::PATH_OUTPUT
+        );
+        let mut delay = Duration::from_millis(200);
+        while let Err(error) = ctx.server.put_bytes(&path, bytes.clone()).await {
+            if error.is_permanent() {
+                tracing::error!(command_id, error = %error, "The server refused an output upload; it is lost.");
+                break;
+            }
+            tracing::warn!(command_id, error = %error, "Uploading output failed; retrying.");
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(30));
+        }
+    }
+    (total, head)
+}
