@@ -160,6 +160,10 @@ pub async fn poll(
             other => internal(other),
         };
     }
+    let poll_started = now_ms();
+    if let Err(e) = fail_lost(&state, &instance_id, &request.running, poll_started).await {
+        return internal(e);
+    }
     let wait = Duration::from_secs(request.wait_seconds).min(state.config.poll_wait);
     let deadline = tokio::time::Instant::now() + wait;
     let notify = state.dispatch.node(&instance_id);
@@ -215,6 +219,46 @@ async fn collect_work(
         assignments,
         cancel: known,
     })
+}
+
+/// Invocations this node was handed in an earlier poll but does not have: the poll's answer never
+/// reached it, or its state directory was wiped. An agent sends every invocation it holds (running,
+/// waiting for a slot, or not yet reported) in each poll, and polls only after taking in the previous
+/// answer, so an invocation claimed before this poll began and missing from `running` is lost. It ends
+/// Failed with an explanation rather than staying InProgress forever.
+async fn fail_lost(state: &AppState, instance_id: &str, running: &[String], poll_started: i64) -> Result<(), StoreError> {
+    let filter = fleetrun_store::InvocationFilter { instance_id: Some(instance_id.into()), statuses: vec!["InProgress".into()], ..Default::default() };
+    for inv in state.store.list_invocations(&filter).await? {
+        if inv.started_ms >= poll_started || running.contains(&inv.command_id) {
+            continue;
+        }
+        tracing::warn!(command_id = %inv.command_id, instance_id, "The node no longer has an invocation it was given; it ends Failed.");
+        let now = now_ms();
+        let note = "fleetrun: the node's agent does not have this invocation (the delivery was lost, or the agent's state directory was reset); it did not run to completion.\n";
+        let steps: Vec<AssignedStep> = match state.store.get_command(&inv.command_id).await? {
+            Some(command) => serde_json::from_str(&command.steps_json).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let (name, action) = steps.first().map(|s| (plugin_name(s), s.action.clone())).unwrap_or_default();
+        let plugin = Plugin {
+            idx: 0,
+            name,
+            action,
+            status: "Failed".into(),
+            response_code: -1,
+            started_ms: inv.started_ms,
+            ended_ms: now,
+            stdout_head: String::new(),
+            stderr_head: note.into(),
+            stdout_bytes: 0,
+            stderr_bytes: note.len() as i64,
+        };
+        let lost = FinishedInvocation { finish: Finish::Failed, plugins: vec![plugin], ..cancelled_result(&inv.command_id, instance_id) };
+        if let Some(settled) = state.store.finish(&lost).await? {
+            state.dispatch.wake_all(&settled.released);
+        }
+    }
+    Ok(())
 }
 
 fn cancelled_result(command_id: &str, instance_id: &str) -> FinishedInvocation {
@@ -314,6 +358,12 @@ pub async fn complete(
     }
 }
 
+/// The name SSM shows for a step's plugin: the action for schema 1.2 steps (whose ids, like
+/// `0.aws:runShellScript`, contain a colon), the step name for 2.x.
+pub fn plugin_name(step: &AssignedStep) -> String {
+    if step.name.contains(':') { step.action.clone() } else { step.name.clone() }
+}
+
 /// Turns the agent's per-step results into the stored invocation result.
 fn finished_invocation(
     request: &CompleteRequest,
@@ -327,12 +377,7 @@ fn finished_invocation(
         .map(|(idx, r)| {
             let step = steps.iter().find(|s| s.name == r.name);
             let action = step.map(|s| s.action.clone()).unwrap_or_default();
-            // Schema 1.2 steps are addressed by plugin name (aws:runShellScript), 2.x by step name.
-            let name = if r.name.contains(':') && !action.is_empty() {
-                action.clone()
-            } else {
-                r.name.clone()
-            };
+            let name = step.map(plugin_name).unwrap_or_else(|| r.name.clone());
             Plugin {
                 idx: idx as i64,
                 name,

@@ -169,3 +169,20 @@ async fn an_invocation_through_the_agent_api() {
 fn uuid() -> String {
     "00000000-0000-4000-8000-000000000000".to_string()
 }
+
+#[tokio::test]
+async fn an_invocation_the_agent_never_received_ends_failed_not_in_progress_forever() {
+    let h = harness().await;
+    let (agent, id) = register(&h, "i-abcd1234").await;
+    let (_, sent) = ssm(&h, "SendCommand", json!({ "DocumentName": "AWS-RunShellScript", "InstanceIds": [id], "Parameters": { "commands": ["true"] } })).await;
+    let command_id = sent["Command"]["CommandId"].as_str().unwrap().to_string();
+    let (_, polled) = send(&h, agent_post("/agent/v1/poll", &json!({ "running": [], "wait_seconds": 1 }), &agent)).await;
+    assert_eq!(polled["assignments"][0]["command_id"], command_id.as_str());
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    // The answer "was lost": the next poll does not list the invocation as held.
+    let (status, _) = send(&h, agent_post("/agent/v1/poll", &json!({ "running": [], "wait_seconds": 0 }), &agent)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, inv) = ssm(&h, "GetCommandInvocation", json!({ "CommandId": command_id, "InstanceId": id })).await;
+    assert_eq!(inv["Status"], "Failed", "{inv:?}");
+    assert!(inv["StandardErrorContent"].as_str().unwrap().contains("does not have this invocation"), "{inv:?}");
+}

@@ -396,7 +396,7 @@ pub(crate) async fn get_command_invocation(
         serde_json::from_str(&command.steps_json).unwrap_or_default();
     let plugin_name = match &input.plugin_name {
         Some(name) => {
-            if !steps.iter().any(|s| api_plugin_name(&command, s) == *name) {
+            if !steps.iter().any(|s| crate::agent_api::plugin_name(s) == *name) {
                 return Err(SsmError::new(
                     "InvalidPluginName",
                     format!("The document has no plugin named {name}."),
@@ -406,7 +406,7 @@ pub(crate) async fn get_command_invocation(
         }
         None => steps
             .last()
-            .map(|s| api_plugin_name(&command, s))
+            .map(|s| crate::agent_api::plugin_name(s))
             .unwrap_or_default(),
     };
     let plugin = match &input.plugin_name {
@@ -457,17 +457,6 @@ pub(crate) async fn get_command_invocation(
         "StandardErrorUrl": url("stderr"),
         "CloudWatchOutputConfig": extra.get("CloudWatchOutputConfig").cloned().unwrap_or(json!({})),
     }))
-}
-
-/// The PluginName GetCommandInvocation takes for a step: the plugin (action) name for schema 1.2
-/// documents (`aws:runShellScript`), the step name for 2.x.
-fn api_plugin_name(command: &Command, step: &fleetrun_proto::AssignedStep) -> String {
-    let _ = command;
-    if step.name.contains(':') {
-        step.action.clone()
-    } else {
-        step.name.clone()
-    }
 }
 
 #[derive(Deserialize)]
