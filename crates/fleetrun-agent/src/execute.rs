@@ -28,10 +28,7 @@ pub struct Context {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// Runs (or resumes) an invocation to its end and records each step in the journal.
@@ -42,16 +39,7 @@ pub async fn run(ctx: &Context, mut entry: Entry, cancel: CancellationToken) -> 
     while !entry.finished() {
         let idx = entry.results.len();
         let step = entry.assignment.steps[idx].clone();
-        let result = run_step(
-            ctx,
-            &mut entry,
-            idx,
-            &step,
-            &command_dir,
-            &downloads,
-            &cancel,
-        )
-        .await;
+        let result = run_step(ctx, &mut entry, idx, &step, &command_dir, &downloads, &cancel).await;
         let stop = matches!(result.status, StepStatus::TimedOut | StepStatus::Cancelled)
             || (result.status == StepStatus::Failed
                 && step.inputs.get("onFailure").and_then(|v| v.as_str()) == Some("exit"));
@@ -60,9 +48,7 @@ pub async fn run(ctx: &Context, mut entry: Entry, cancel: CancellationToken) -> 
         if stop {
             let rest = entry.assignment.steps[entry.results.len()..].to_vec();
             for later in rest {
-                entry
-                    .results
-                    .push(not_run(&later.name, StepStatus::Skipped));
+                entry.results.push(not_run(&later.name, StepStatus::Skipped));
             }
         }
         save(ctx, &entry);
@@ -113,11 +99,7 @@ async fn run_step(
 ) -> StepResult {
     if let Some((a, b)) = &step.precondition {
         let operand = |s: &str| {
-            if s == "platformType" {
-                ctx.platform_type.clone()
-            } else {
-                s.to_string()
-            }
+            if s == "platformType" { ctx.platform_type.clone() } else { s.to_string() }
         };
         if operand(a) != operand(b) {
             return not_run(&step.name, StepStatus::Skipped);
@@ -127,18 +109,12 @@ async fn run_step(
         return not_run(&step.name, StepStatus::Cancelled);
     }
     if step.action != "aws:runShellScript" {
-        return failed_before_start(
-            &step.name,
-            format!("fleetrun's agent does not run {} steps yet.\n", step.action),
-        );
+        return failed_before_start(&step.name, format!("fleetrun's agent does not run {} steps yet.\n", step.action));
     }
     let inputs = match ScriptInputs::from_inputs(&step.inputs) {
         Ok(inputs) => inputs,
         Err(error) => {
-            return failed_before_start(
-                &step.name,
-                format!("The step's inputs are not valid: {error}\n"),
-            );
+            return failed_before_start(&step.name, format!("The step's inputs are not valid: {error}\n"));
         }
     };
     let dir = command_dir.join(idx.to_string());
@@ -147,10 +123,7 @@ async fn run_step(
         Some(current) => {
             tracing::info!(command_id = %entry.assignment.command_id, pid = current.pid, "Re-attaching to a step started before the agent restarted.");
             let deadline = instant_at(current.deadline_ms);
-            (
-                runner::adopt(current.pid, &dir, deadline, cancel.clone(), ctx.kill_grace).await,
-                current.started_ms,
-            )
+            (runner::adopt(current.pid, &dir, deadline, cancel.clone(), ctx.kill_grace).await, current.started_ms)
         }
         None => {
             let spec = RunSpec {
@@ -166,49 +139,24 @@ async fn run_step(
             let running = match runner::start(&spec).await {
                 Ok(running) => running,
                 Err(error) => {
-                    return failed_before_start(
-                        &step.name,
-                        format!("The step could not start: {error}\n"),
-                    );
+                    return failed_before_start(&step.name, format!("The step could not start: {error}\n"));
                 }
             };
             let started_ms = now_ms();
             let deadline_ms = started_ms + spec.timeout.as_millis() as i64;
-            entry.current = Some(CurrentStep {
-                idx,
-                pid: running.pid,
-                started_ms,
-                deadline_ms,
-            });
+            entry.current = Some(CurrentStep { idx, pid: running.pid, started_ms, deadline_ms });
             save(ctx, entry);
-            (
-                running
-                    .wait(instant_at(deadline_ms), cancel.clone(), ctx.kill_grace)
-                    .await,
-                started_ms,
-            )
+            (running.wait(instant_at(deadline_ms), cancel.clone(), ctx.kill_grace).await, started_ms)
         }
     };
-    finish_step(
-        ctx,
-        &entry.assignment.command_id,
-        idx,
-        &step.name,
-        &dir,
-        outcome,
-    )
-    .await
+    finish_step(ctx, &entry.assignment.command_id, idx, &step.name, &dir, outcome).await
 }
 
 /// SSM's rule: an absolute working directory is used as it is; an empty or relative one is taken
 /// inside the invocation's `downloads` directory.
 fn working_directory(text: &str, downloads: &Path) -> PathBuf {
     let path = Path::new(text);
-    if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        downloads.join(path)
-    }
+    if path.is_absolute() { path.to_path_buf() } else { downloads.join(path) }
 }
 
 fn instant_at(epoch_ms: i64) -> tokio::time::Instant {
@@ -233,17 +181,11 @@ async fn finish_step(
         Outcome::Cancelled => (StepStatus::Cancelled, 137),
         Outcome::Lost => (StepStatus::Failed, -1),
     };
-    let mut result = StepResult {
-        status,
-        exit_code,
-        started_at_ms: started_ms,
-        ended_at_ms: ended_ms,
-        ..not_run(name, status)
-    };
-    for (stream, file, max_chars) in [
-        ("stdout", runner::STDOUT_FILE, MAX_STDOUT_CHARS),
-        ("stderr", runner::STDERR_FILE, MAX_STDERR_CHARS),
-    ] {
+    let mut result =
+        StepResult { status, exit_code, started_at_ms: started_ms, ended_at_ms: ended_ms, ..not_run(name, status) };
+    for (stream, file, max_chars) in
+        [("stdout", runner::STDOUT_FILE, MAX_STDOUT_CHARS), ("stderr", runner::STDERR_FILE, MAX_STDERR_CHARS)]
+    {
         let path = dir.join(file);
         let (bytes, head) = upload(ctx, command_id, idx, stream, &path, max_chars).await;
         match stream {
@@ -273,15 +215,10 @@ async fn upload(
         bytes.truncate(ctx.max_output_bytes as usize);
         bytes.extend_from_slice(b"\n--output truncated by the agent's max_output_bytes--\n");
     }
-    let head: String = String::from_utf8_lossy(&bytes[..bytes.len().min(4 * (max_chars + 1))])
-        .chars()
-        .take(max_chars + 1)
-        .collect();
+    let head: String =
+        String::from_utf8_lossy(&bytes[..bytes.len().min(4 * (max_chars + 1))]).chars().take(max_chars + 1).collect();
     if !bytes.is_empty() {
-        let path = format!(
-            "{}/{command_id}/{idx}/{stream}",
-            fleetrun_proto::PATH_OUTPUT
-        );
+        let path = format!("{}/{command_id}/{idx}/{stream}", fleetrun_proto::PATH_OUTPUT);
         let mut delay = Duration::from_millis(200);
         while let Err(error) = ctx.server.put_bytes(&path, bytes.clone()).await {
             if error.is_permanent() {

@@ -36,16 +36,12 @@ pub struct Enrolment<'a> {
 }
 
 /// Loads the saved identity, or enrols and saves a new one.
-pub async fn load_or_enrol(
-    state_dir: &Path,
-    enrolment: &Enrolment<'_>,
-) -> anyhow::Result<Identity> {
+pub async fn load_or_enrol(state_dir: &Path, enrolment: &Enrolment<'_>) -> anyhow::Result<Identity> {
     let path = state_dir.join(FILE);
     if path.exists() {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        let identity: Identity = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a valid identity file", path.display()))?;
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let identity: Identity =
+            serde_json::from_str(&text).with_context(|| format!("{} is not a valid identity file", path.display()))?;
         return Ok(identity);
     }
     let identity = enrol(enrolment).await?;
@@ -67,17 +63,9 @@ async fn enrol(e: &Enrolment<'_>) -> anyhow::Result<Identity> {
         tags: e.tags.to_vec(),
         info: node_info(),
     };
-    let url = format!(
-        "{}{}",
-        e.server.trim_end_matches('/'),
-        fleetrun_proto::PATH_REGISTER
-    );
-    let response = reqwest::Client::new()
-        .post(&url)
-        .json(&request)
-        .send()
-        .await
-        .with_context(|| format!("cannot reach {url}"))?;
+    let url = format!("{}{}", e.server.trim_end_matches('/'), fleetrun_proto::PATH_REGISTER);
+    let response =
+        reqwest::Client::new().post(&url).json(&request).send().await.with_context(|| format!("cannot reach {url}"))?;
     let status = response.status();
     if !status.is_success() {
         let body = response.text().await.unwrap_or_default();
@@ -102,11 +90,7 @@ pub fn node_info() -> NodeInfo {
             .map(|v| v.trim_matches('"').to_string())
             .unwrap_or_default()
     };
-    let platform_type = if cfg!(target_os = "macos") {
-        "MacOS"
-    } else {
-        "Linux"
-    };
+    let platform_type = if cfg!(target_os = "macos") { "MacOS" } else { "Linux" };
     NodeInfo {
         computer_name: std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_string())

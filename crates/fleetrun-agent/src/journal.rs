@@ -54,12 +54,7 @@ impl Journal {
     pub fn save(&self, entry: &Entry) -> std::io::Result<()> {
         let path = self.path(&entry.assignment.command_id);
         let tmp = path.with_extension("tmp");
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
+        let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
         file.write_all(&serde_json::to_vec(entry).map_err(std::io::Error::other)?)?;
         file.sync_all()?;
         std::fs::rename(tmp, path)
@@ -110,18 +105,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let journal = Journal::open(dir.path()).unwrap();
         let entry = Entry {
-            assignment: Assignment {
-                command_id: "c1".into(),
-                document_name: "d".into(),
-                steps: vec![],
-            },
+            assignment: Assignment { command_id: "c1".into(), document_name: "d".into(), steps: vec![] },
             results: vec![],
-            current: Some(CurrentStep {
-                idx: 0,
-                pid: 42,
-                started_ms: 1,
-                deadline_ms: 2,
-            }),
+            current: Some(CurrentStep { idx: 0, pid: 42, started_ms: 1, deadline_ms: 2 }),
         };
         journal.save(&entry).unwrap();
         assert!(journal.contains("c1"));

@@ -40,12 +40,7 @@ pub struct AgentConfig {
 }
 
 impl AgentConfig {
-    pub fn new(
-        server: &str,
-        activation_id: &str,
-        activation_code: &str,
-        state_dir: PathBuf,
-    ) -> Self {
+    pub fn new(server: &str, activation_id: &str, activation_code: &str, state_dir: PathBuf) -> Self {
         Self {
             server: server.to_string(),
             activation_id: activation_id.to_string(),
@@ -85,11 +80,7 @@ impl Agent {
         let work_dir = config.state_dir.join("orchestration");
         restrict_dir(&work_dir)?;
         let ctx = execute::Context {
-            server: server::Server::new(
-                &config.server,
-                &identity.access_key_id,
-                &identity.secret_access_key,
-            ),
+            server: server::Server::new(&config.server, &identity.access_key_id, &identity.secret_access_key),
             journal: Journal::open(&config.state_dir)?,
             work_dir,
             instance_id: identity.instance_id.clone(),
@@ -98,12 +89,7 @@ impl Agent {
             max_output_bytes: config.max_output_bytes,
         };
         let slots = Arc::new(Semaphore::new(config.max_concurrent.max(1)));
-        Ok(Self {
-            config,
-            ctx,
-            running: Default::default(),
-            slots,
-        })
+        Ok(Self { config, ctx, running: Default::default(), slots })
     }
 
     pub fn instance_id(&self) -> &str {
@@ -124,10 +110,7 @@ impl Agent {
                 wait_seconds: self.config.poll_wait.as_secs(),
                 info: Some(identity::node_info()),
             };
-            let poll = self
-                .ctx
-                .server
-                .post::<_, PollResponse>(fleetrun_proto::PATH_POLL, &request);
+            let poll = self.ctx.server.post::<_, PollResponse>(fleetrun_proto::PATH_POLL, &request);
             let result = tokio::select! {
                 _ = shutdown.cancelled() => return Ok(()),
                 result = poll => result,
@@ -144,9 +127,7 @@ impl Agent {
                     } else {
                         tracing::warn!(error = %error, retry_in_ms = backoff.as_millis() as u64, "Polling the server failed.");
                     }
-                    let jitter = Duration::from_millis(rand::random_range(
-                        0..=backoff.as_millis() as u64 / 2,
-                    ));
+                    let jitter = Duration::from_millis(rand::random_range(0..=backoff.as_millis() as u64 / 2));
                     tokio::select! {
                         _ = shutdown.cancelled() => return Ok(()),
                         _ = tokio::time::sleep(backoff + jitter) => {}
@@ -158,22 +139,12 @@ impl Agent {
     }
 
     fn running_ids(&self) -> Vec<String> {
-        self.running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .keys()
-            .cloned()
-            .collect()
+        self.running.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect()
     }
 
     fn handle(&self, response: PollResponse) {
         for command_id in &response.cancel {
-            if let Some(token) = self
-                .running
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(command_id)
-            {
+            if let Some(token) = self.running.lock().unwrap_or_else(|e| e.into_inner()).get(command_id) {
                 tracing::info!(command_id = %command_id, "Cancelling.");
                 token.cancel();
             }
@@ -184,19 +155,10 @@ impl Agent {
     }
 
     fn accept(&self, assignment: Assignment) {
-        if self
-            .running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains_key(&assignment.command_id)
-        {
+        if self.running.lock().unwrap_or_else(|e| e.into_inner()).contains_key(&assignment.command_id) {
             return;
         }
-        let entry = Entry {
-            assignment,
-            results: Vec::new(),
-            current: None,
-        };
+        let entry = Entry { assignment, results: Vec::new(), current: None };
         if let Err(error) = self.ctx.journal.save(&entry) {
             tracing::error!(error = %error, "Journaling a new invocation failed; running it anyway.");
         }
@@ -206,28 +168,18 @@ impl Agent {
     fn spawn(&self, entry: Entry) {
         let command_id = entry.assignment.command_id.clone();
         let token = CancellationToken::new();
-        self.running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(command_id.clone(), token.clone());
+        self.running.lock().unwrap_or_else(|e| e.into_inner()).insert(command_id.clone(), token.clone());
         let ctx = self.ctx.clone();
         let running = self.running.clone();
         let slots = self.slots.clone();
         tokio::spawn(async move {
             let resumed = entry.current.is_some() || !entry.results.is_empty();
-            let permit = if resumed {
-                None
-            } else {
-                slots.acquire_owned().await.ok()
-            };
+            let permit = if resumed { None } else { slots.acquire_owned().await.ok() };
             tracing::info!(command_id = %command_id, "Invocation started.");
             let entry = execute::run(&ctx, entry, token).await;
             drop(permit);
             report(&ctx, &entry).await;
-            running
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&command_id);
+            running.lock().unwrap_or_else(|e| e.into_inner()).remove(&command_id);
         });
     }
 }
@@ -235,17 +187,10 @@ impl Agent {
 /// Sends an invocation's result until the server accepts it (or refuses it for good), then forgets it.
 async fn report(ctx: &execute::Context, entry: &Entry) {
     let command_id = &entry.assignment.command_id;
-    let request = CompleteRequest {
-        command_id: command_id.clone(),
-        steps: entry.results.clone(),
-    };
+    let request = CompleteRequest { command_id: command_id.clone(), steps: entry.results.clone() };
     let mut delay = Duration::from_millis(250);
     loop {
-        match ctx
-            .server
-            .post::<_, serde_json::Value>(fleetrun_proto::PATH_COMPLETE, &request)
-            .await
-        {
+        match ctx.server.post::<_, serde_json::Value>(fleetrun_proto::PATH_COMPLETE, &request).await {
             Ok(_) => break,
             Err(error) if error.is_permanent() => {
                 tracing::error!(command_id = %command_id, error = %error, "The server refused the result; dropping it.");

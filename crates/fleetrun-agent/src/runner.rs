@@ -169,12 +169,7 @@ pub enum RunnerError {
 /// way.
 pub async fn start(spec: &RunSpec) -> Result<Running, RunnerError> {
     let spawned = spawn::spawn_step(spec)?;
-    let running = Running {
-        pid: spawned.pid,
-        started_at: SystemTime::now(),
-        child: spawned.child,
-        dir: spawned.dir,
-    };
+    let running = Running { pid: spawned.pid, started_at: SystemTime::now(), child: spawned.child, dir: spawned.dir };
     tracing::info!(pid = running.pid, dir = %running.dir.display(), "Step started.");
     Ok(running)
 }
@@ -185,12 +180,7 @@ impl Running {
     /// An exit that has already happened wins over a deadline or cancellation that is also due. The
     /// wrapper is always reaped (after a kill, for at most `grace` plus a few seconds; then tokio's
     /// orphan reaper takes over).
-    pub async fn wait(
-        mut self,
-        deadline: Instant,
-        cancel: CancellationToken,
-        grace: Duration,
-    ) -> Outcome {
+    pub async fn wait(mut self, deadline: Instant, cancel: CancellationToken, grace: Duration) -> Outcome {
         let reason = tokio::select! {
             biased;
             status = self.child.wait() => return exited(&self.dir, status),
@@ -207,10 +197,7 @@ impl Running {
         let reap = tokio::time::timeout(grace + REAP_SLACK, self.child.wait());
         let ((), reaped) = tokio::join!(kill_tree(self.pid, grace), reap);
         if reaped.is_err() {
-            tracing::warn!(
-                pid = self.pid,
-                "Step wrapper not reaped after SIGKILL; leaving it to tokio's reaper."
-            );
+            tracing::warn!(pid = self.pid, "Step wrapper not reaped after SIGKILL; leaving it to tokio's reaper.");
         }
         reason.outcome()
     }
@@ -232,9 +219,7 @@ fn exited(dir: &Path, status: io::Result<ExitStatus>) -> Outcome {
 /// Shell convention: the exit code, or 128+signo for a process killed by a signal.
 fn status_code(status: ExitStatus) -> Option<i32> {
     use std::os::unix::process::ExitStatusExt;
-    status
-        .code()
-        .or_else(|| status.signal().map(|signo| 128 + signo))
+    status.code().or_else(|| status.signal().map(|signo| 128 + signo))
 }
 
 /// Re-attaches to a step started by an earlier agent process (the agent restarted while the script
@@ -245,13 +230,7 @@ fn status_code(status: ExitStatus) -> Option<i32> {
 /// cheap (a `kill(pid, 0)`, a `getpgid` and one `/proc` read) and bounds how late an exit is
 /// noticed. A pid that no longer leads its own process group is treated as gone, because the pid
 /// was reused. A zombie counts as gone. Deadline and cancellation work as in [`Running::wait`].
-pub async fn adopt(
-    pid: i32,
-    dir: &Path,
-    deadline: Instant,
-    cancel: CancellationToken,
-    grace: Duration,
-) -> Outcome {
+pub async fn adopt(pid: i32, dir: &Path, deadline: Instant, cancel: CancellationToken, grace: Duration) -> Outcome {
     loop {
         if !probe::leader_alive(pid) {
             return finished_elsewhere(dir);

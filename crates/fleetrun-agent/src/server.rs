@@ -32,32 +32,18 @@ impl CallError {
 
 impl Server {
     pub fn new(base: &str, access_key_id: &str, secret_access_key: &str) -> Self {
-        let endpoint = Endpoint {
-            url: base.trim_end_matches('/').to_string(),
-            region: "us-east-1".into(),
-        };
+        let endpoint = Endpoint { url: base.trim_end_matches('/').to_string(), region: "us-east-1".into() };
         let credentials = Credentials {
             access_key_id: access_key_id.into(),
             secret_access_key: secret_access_key.into(),
             session_token: None,
         };
-        Self {
-            client: SsmClient::new(endpoint, credentials),
-            base: base.trim_end_matches('/').to_string(),
-        }
+        Self { client: SsmClient::new(endpoint, credentials), base: base.trim_end_matches('/').to_string() }
     }
 
-    pub async fn post<I: Serialize, O: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &I,
-    ) -> Result<O, CallError> {
-        let body =
-            serde_json::to_value(body).map_err(|e| ClientError::InvalidRequest(e.to_string()))?;
-        let value = self
-            .client
-            .post_json_signed(path, SIGNING_SERVICE, &body)
-            .await?;
+    pub async fn post<I: Serialize, O: DeserializeOwned>(&self, path: &str, body: &I) -> Result<O, CallError> {
+        let body = serde_json::to_value(body).map_err(|e| ClientError::InvalidRequest(e.to_string()))?;
+        let value = self.client.post_json_signed(path, SIGNING_SERVICE, &body).await?;
         serde_json::from_value(value).map_err(|e| CallError(ClientError::Decode(e.to_string())))
     }
 

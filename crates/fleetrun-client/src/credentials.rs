@@ -41,9 +41,8 @@ impl Credentials {
     /// Like `from_env`, with every variable read through `lookup`.
     /// Empty values count as unset, as they do for botocore.
     pub fn from_lookup(lookup: EnvLookup<'_>) -> Result<Credentials, EnvError> {
-        let required = |variable: &'static str| {
-            non_empty(lookup, variable).ok_or(EnvError::MissingCredential { variable })
-        };
+        let required =
+            |variable: &'static str| non_empty(lookup, variable).ok_or(EnvError::MissingCredential { variable });
         Ok(Credentials {
             access_key_id: required("AWS_ACCESS_KEY_ID")?,
             secret_access_key: required("AWS_SECRET_ACCESS_KEY")?,
@@ -58,10 +57,7 @@ impl fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field("access_key_id", &self.access_key_id)
             .field("secret_access_key", &"** redacted **")
-            .field(
-                "session_token",
-                &self.session_token.as_ref().map(|_| "** redacted **"),
-            )
+            .field("session_token", &self.session_token.as_ref().map(|_| "** redacted **"))
             .finish()
     }
 }
@@ -106,10 +102,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |name| map.get(name).cloned()
     }
 
@@ -118,34 +111,24 @@ mod tests {
         let lookup = env(&[("AWS_ACCESS_KEY_ID", "AKID")]);
         assert_eq!(
             Credentials::from_lookup(&lookup),
-            Err(EnvError::MissingCredential {
-                variable: "AWS_SECRET_ACCESS_KEY"
-            })
+            Err(EnvError::MissingCredential { variable: "AWS_SECRET_ACCESS_KEY" })
         );
         let lookup = env(&[("AWS_SECRET_ACCESS_KEY", "s")]);
         assert_eq!(
             Credentials::from_lookup(&lookup),
-            Err(EnvError::MissingCredential {
-                variable: "AWS_ACCESS_KEY_ID"
-            })
+            Err(EnvError::MissingCredential { variable: "AWS_ACCESS_KEY_ID" })
         );
     }
 
     #[test]
     fn credentials_read_optional_token() {
-        let lookup = env(&[
-            ("AWS_ACCESS_KEY_ID", "AKID"),
-            ("AWS_SECRET_ACCESS_KEY", "secret"),
-            ("AWS_SESSION_TOKEN", ""),
-        ]);
+        let lookup =
+            env(&[("AWS_ACCESS_KEY_ID", "AKID"), ("AWS_SECRET_ACCESS_KEY", "secret"), ("AWS_SESSION_TOKEN", "")]);
         let credentials = Credentials::from_lookup(&lookup).unwrap();
         assert_eq!(credentials.session_token, None);
 
-        let lookup = env(&[
-            ("AWS_ACCESS_KEY_ID", "AKID"),
-            ("AWS_SECRET_ACCESS_KEY", "secret"),
-            ("AWS_SESSION_TOKEN", "token"),
-        ]);
+        let lookup =
+            env(&[("AWS_ACCESS_KEY_ID", "AKID"), ("AWS_SECRET_ACCESS_KEY", "secret"), ("AWS_SESSION_TOKEN", "token")]);
         let credentials = Credentials::from_lookup(&lookup).unwrap();
         assert_eq!(credentials.session_token.as_deref(), Some("token"));
     }
@@ -183,10 +166,7 @@ mod tests {
         assert_eq!(endpoint.url, "http://generic");
         assert_eq!(endpoint.region, "us-east-1");
 
-        let lookup = env(&[
-            ("AWS_ENDPOINT_URL", "http://generic"),
-            ("AWS_DEFAULT_REGION", "ap-south-1"),
-        ]);
+        let lookup = env(&[("AWS_ENDPOINT_URL", "http://generic"), ("AWS_DEFAULT_REGION", "ap-south-1")]);
         assert_eq!(Endpoint::from_lookup(&lookup).unwrap().region, "ap-south-1");
     }
 

@@ -9,9 +9,7 @@
 use std::borrow::Cow;
 use std::time::SystemTime;
 
-use aws_sigv4::http_request::{
-    SignableBody, SignableRequest, SigningError, SigningSettings, sign as aws_sign,
-};
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningError, SigningSettings, sign as aws_sign};
 use aws_sigv4::sign::v4;
 use http::header::{AUTHORIZATION, HOST, HeaderName, HeaderValue};
 
@@ -79,22 +77,15 @@ pub fn sign_request(
 
     let headers = headers_to_sign(request.headers())?;
     let uri = request.uri().to_string();
-    let canonical = CanonicalInput {
-        method: request.method().as_str(),
-        uri: &uri,
-        headers: &headers,
-        body: request.body(),
-    };
+    let canonical =
+        CanonicalInput { method: request.method().as_str(), uri: &uri, headers: &headers, body: request.body() };
     let signed = compute_signature(&canonical, credentials, scope)?;
 
     for (name, value, sensitive) in signed.headers {
-        let mut value = HeaderValue::from_str(&value).map_err(|_| SignError::HeaderNotText {
-            name: name.to_owned(),
-        })?;
+        let mut value =
+            HeaderValue::from_str(&value).map_err(|_| SignError::HeaderNotText { name: name.to_owned() })?;
         value.set_sensitive(sensitive);
-        request
-            .headers_mut()
-            .insert(HeaderName::from_static(name), value);
+        request.headers_mut().insert(HeaderName::from_static(name), value);
     }
     Ok(())
 }
@@ -153,14 +144,10 @@ pub(crate) fn compute_signature(
         SignableBody::Bytes(input.body),
     )
     .map_err(SignError::Rejected)?;
-    let (instructions, signature) = aws_sign(signable, &params)
-        .map_err(SignError::Rejected)?
-        .into_parts();
+    let (instructions, signature) = aws_sign(signable, &params).map_err(SignError::Rejected)?.into_parts();
     let (headers, _query) = instructions.into_parts();
-    let headers = headers
-        .into_iter()
-        .map(|header| (header.name(), header.value().to_owned(), header.sensitive()))
-        .collect();
+    let headers =
+        headers.into_iter().map(|header| (header.name(), header.value().to_owned(), header.sensitive())).collect();
     Ok(Signed { headers, signature })
 }
 
@@ -168,12 +155,8 @@ fn ensure_host_header(request: &mut http::Request<Vec<u8>>) -> Result<(), SignEr
     if request.headers().contains_key(HOST) {
         return Ok(());
     }
-    let host = host_from_uri(request.uri()).ok_or_else(|| SignError::MissingHost {
-        uri: request.uri().to_string(),
-    })?;
-    let value = HeaderValue::from_str(&host).map_err(|_| SignError::MissingHost {
-        uri: request.uri().to_string(),
-    })?;
+    let host = host_from_uri(request.uri()).ok_or_else(|| SignError::MissingHost { uri: request.uri().to_string() })?;
+    let value = HeaderValue::from_str(&host).map_err(|_| SignError::MissingHost { uri: request.uri().to_string() })?;
     request.headers_mut().insert(HOST, value);
     Ok(())
 }
@@ -197,9 +180,7 @@ fn headers_to_sign(headers: &http::HeaderMap) -> Result<Vec<(&str, &str)>, SignE
         .iter()
         .filter(|(name, _)| !NEVER_SIGNED.contains(&name.as_str()))
         .map(|(name, value)| {
-            let value = value.to_str().map_err(|_| SignError::HeaderNotText {
-                name: name.to_string(),
-            })?;
+            let value = value.to_str().map_err(|_| SignError::HeaderNotText { name: name.to_string() })?;
             Ok((name.as_str(), value))
         })
         .collect()
@@ -266,9 +247,10 @@ mod tests {
         assert_eq!(request.headers()[HOST], "ssm.example.com");
         assert_eq!(request.headers()[X_AMZ_SECURITY_TOKEN], "TOKEN");
         assert!(request.headers()[X_AMZ_SECURITY_TOKEN].is_sensitive());
-        assert!(authorization(&request).contains(
-            "SignedHeaders=content-type;host;x-amz-date;x-amz-security-token;x-amz-target,"
-        ));
+        assert!(
+            authorization(&request)
+                .contains("SignedHeaders=content-type;host;x-amz-date;x-amz-security-token;x-amz-target,")
+        );
     }
 
     #[test]

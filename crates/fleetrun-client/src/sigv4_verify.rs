@@ -25,9 +25,7 @@ pub use authorization::{ALGORITHM, AuthorizationHeader, parse_authorization};
 pub use error::AuthError;
 
 use crate::credentials::Credentials;
-use crate::sign::{
-    CanonicalInput, SigningScope, X_AMZ_DATE, X_AMZ_SECURITY_TOKEN, compute_signature,
-};
+use crate::sign::{CanonicalInput, SigningScope, X_AMZ_DATE, X_AMZ_SECURITY_TOKEN, compute_signature};
 use authorization::format_amz_date;
 
 /// How far `X-Amz-Date` may be from the server's clock, either way, as on AWS.
@@ -60,31 +58,13 @@ pub fn verify(
         session_token: auth.session_token.clone(),
     };
     let uri = uri.to_string();
-    let input = CanonicalInput {
-        method: method.as_str(),
-        uri: &uri,
-        headers: &signed_headers,
-        body,
-    };
-    let scope = SigningScope {
-        region: &auth.region,
-        service: &auth.service,
-        time: auth.request_time,
-    };
-    let expected = compute_signature(&input, &credentials, &scope).map_err(|error| {
-        AuthError::Malformed(format!("The request cannot be canonicalized: {error}."))
-    })?;
+    let input = CanonicalInput { method: method.as_str(), uri: &uri, headers: &signed_headers, body };
+    let scope = SigningScope { region: &auth.region, service: &auth.service, time: auth.request_time };
+    let expected = compute_signature(&input, &credentials, &scope)
+        .map_err(|error| AuthError::Malformed(format!("The request cannot be canonicalized: {error}.")))?;
 
-    let matches: bool = expected
-        .signature
-        .as_bytes()
-        .ct_eq(auth.signature.as_bytes())
-        .into();
-    if matches {
-        Ok(())
-    } else {
-        Err(AuthError::SignatureMismatch)
-    }
+    let matches: bool = expected.signature.as_bytes().ct_eq(auth.signature.as_bytes()).into();
+    if matches { Ok(()) } else { Err(AuthError::SignatureMismatch) }
 }
 
 /// `host` and `x-amz-date` must be signed; a session token, when sent, must be signed too,
@@ -97,17 +77,11 @@ fn check_required_signed_headers(auth: &AuthorizationHeader) -> Result<(), AuthE
         ));
     }
     if !is_signed(X_AMZ_DATE) {
-        return Err(AuthError::Malformed(
-            "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.".to_owned(),
-        ));
+        return Err(AuthError::Malformed("'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.".to_owned()));
     }
-    match (
-        is_signed(X_AMZ_SECURITY_TOKEN),
-        auth.session_token.is_some(),
-    ) {
+    match (is_signed(X_AMZ_SECURITY_TOKEN), auth.session_token.is_some()) {
         (true, false) => Err(AuthError::Malformed(
-            "'x-amz-security-token' is a 'SignedHeader' but the request has no such header."
-                .to_owned(),
+            "'x-amz-security-token' is a 'SignedHeader' but the request has no such header.".to_owned(),
         )),
         (false, true) => Err(AuthError::Malformed(
             "'X-Amz-Security-Token' must be a 'SignedHeader' in the AWS Authorization.".to_owned(),
@@ -160,9 +134,8 @@ fn signed_header_values<'a>(
         }
         let before = values.len();
         for value in headers.get_all(name.as_str()) {
-            let value = std::str::from_utf8(value.as_bytes()).map_err(|_| {
-                AuthError::Malformed(format!("Signed header '{name}' is not valid UTF-8."))
-            })?;
+            let value = std::str::from_utf8(value.as_bytes())
+                .map_err(|_| AuthError::Malformed(format!("Signed header '{name}' is not valid UTF-8.")))?;
             values.push((name.as_str(), value));
         }
         if values.len() > before {

@@ -41,24 +41,14 @@ impl SsmClient {
     ///
     /// Panics if the TLS backend cannot be initialized, as `reqwest::Client::new` does.
     pub fn new(endpoint: Endpoint, credentials: Credentials) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .build()
-            .expect("the TLS backend initializes");
+        let http =
+            reqwest::Client::builder().connect_timeout(CONNECT_TIMEOUT).build().expect("the TLS backend initializes");
         SsmClient::with_http_client(http, endpoint, credentials)
     }
 
     /// Creates a client on a caller-configured HTTP client (timeouts, proxies, root certificates).
-    pub fn with_http_client(
-        http: reqwest::Client,
-        endpoint: Endpoint,
-        credentials: Credentials,
-    ) -> Self {
-        SsmClient {
-            http,
-            endpoint,
-            credentials,
-        }
+    pub fn with_http_client(http: reqwest::Client, endpoint: Endpoint, credentials: Credentials) -> Self {
+        SsmClient { http, endpoint, credentials }
     }
 
     /// Creates a client from `Endpoint::from_env` and `Credentials::from_env`.
@@ -88,29 +78,18 @@ impl SsmClient {
 
     /// Calls a paginated SSM `operation` until the server stops returning `NextToken`, and
     /// concatenates the arrays found under `items_key` (for example `Commands`).
-    pub async fn paginate(
-        &self,
-        operation: &str,
-        input: &Value,
-        items_key: &str,
-    ) -> Result<Vec<Value>, ClientError> {
+    pub async fn paginate(&self, operation: &str, input: &Value, items_key: &str) -> Result<Vec<Value>, ClientError> {
         let Value::Object(mut page_input) = input.clone() else {
-            return Err(ClientError::InvalidRequest(format!(
-                "{operation} input must be a JSON object"
-            )));
+            return Err(ClientError::InvalidRequest(format!("{operation} input must be a JSON object")));
         };
         let mut items = Vec::new();
         loop {
-            let page = self
-                .call(operation, &Value::Object(page_input.clone()))
-                .await?;
+            let page = self.call(operation, &Value::Object(page_input.clone())).await?;
             match page.get(items_key) {
                 Some(Value::Array(page_items)) => items.extend(page_items.iter().cloned()),
                 None | Some(Value::Null) => {}
                 Some(_) => {
-                    return Err(ClientError::Decode(format!(
-                        "{operation}: `{items_key}` is not an array"
-                    )));
+                    return Err(ClientError::Decode(format!("{operation}: `{items_key}` is not an array")));
                 }
             }
             let Some(next_token) = next_token(&page) else {
@@ -118,21 +97,14 @@ impl SsmClient {
             };
             let previous = page_input.insert("NextToken".to_owned(), next_token.clone());
             if previous.as_ref() == Some(&next_token) {
-                return Err(ClientError::Decode(format!(
-                    "{operation}: the server returned the same NextToken twice"
-                )));
+                return Err(ClientError::Decode(format!("{operation}: the server returned the same NextToken twice")));
             }
         }
     }
 
     /// POSTs `body` as `application/json` to `path` on the endpoint (for example
     /// `/agent/v1/poll`), signed for `service` (`fleetrun` for the agent API).
-    pub async fn post_json_signed(
-        &self,
-        path: &str,
-        service: &str,
-        body: &Value,
-    ) -> Result<Value, ClientError> {
+    pub async fn post_json_signed(&self, path: &str, service: &str, body: &Value) -> Result<Value, ClientError> {
         let url = join_url(&self.endpoint.url, path);
         let request = http::Request::post(url.as_str())
             .header(CONTENT_TYPE, "application/json")
@@ -144,11 +116,7 @@ impl SsmClient {
 
     /// A signed GET of an absolute `url`, for example a full-output URL the server handed
     /// out. Returns the response when its status is a success, for the caller to stream.
-    pub async fn get_signed(
-        &self,
-        url: &str,
-        service: &str,
-    ) -> Result<reqwest::Response, ClientError> {
+    pub async fn get_signed(&self, url: &str, service: &str) -> Result<reqwest::Response, ClientError> {
         let request = http::Request::get(url)
             .body(Vec::new())
             .map_err(|error| ClientError::InvalidRequest(format!("{url}: {error}")))?;
@@ -174,16 +142,8 @@ impl SsmClient {
         Err(error_from(&operation, response).await)
     }
 
-    async fn send(
-        &self,
-        mut request: http::Request<Vec<u8>>,
-        service: &str,
-    ) -> Result<reqwest::Response, ClientError> {
-        let scope = SigningScope {
-            region: &self.endpoint.region,
-            service,
-            time: SystemTime::now(),
-        };
+    async fn send(&self, mut request: http::Request<Vec<u8>>, service: &str) -> Result<reqwest::Response, ClientError> {
+        let scope = SigningScope { region: &self.endpoint.region, service, time: SystemTime::now() };
         sign_request(&mut request, &self.credentials, &scope)?;
         let request = reqwest::Request::try_from(request)?;
         Ok(self.http.execute(request).await?)
@@ -204,8 +164,7 @@ async fn read_json(operation: &str, response: reqwest::Response) -> Result<Value
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(Default::default()));
     }
-    serde_json::from_slice(&body)
-        .map_err(|error| ClientError::Decode(format!("{operation}: {error}")))
+    serde_json::from_slice(&body).map_err(|error| ClientError::Decode(format!("{operation}: {error}")))
 }
 
 async fn error_from(operation: &str, response: reqwest::Response) -> ClientError {
@@ -228,20 +187,12 @@ fn next_token(page: &Value) -> Option<Value> {
 /// The endpoint URL with `/` as its path when it has none (`http://host:port` → `http://host:port/`).
 fn with_root_path(url: &str) -> String {
     let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
-    if after_scheme.contains('/') {
-        url.to_owned()
-    } else {
-        format!("{url}/")
-    }
+    if after_scheme.contains('/') { url.to_owned() } else { format!("{url}/") }
 }
 
 /// `base` + `path` with exactly one `/` between them.
 fn join_url(base: &str, path: &str) -> String {
-    format!(
-        "{}/{}",
-        base.trim_end_matches('/'),
-        path.trim_start_matches('/')
-    )
+    format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
 }
 
 #[cfg(test)]
@@ -250,36 +201,21 @@ mod tests {
 
     #[test]
     fn root_path_is_added_only_when_missing() {
-        assert_eq!(
-            with_root_path("http://127.0.0.1:8080"),
-            "http://127.0.0.1:8080/"
-        );
-        assert_eq!(
-            with_root_path("http://127.0.0.1:8080/"),
-            "http://127.0.0.1:8080/"
-        );
+        assert_eq!(with_root_path("http://127.0.0.1:8080"), "http://127.0.0.1:8080/");
+        assert_eq!(with_root_path("http://127.0.0.1:8080/"), "http://127.0.0.1:8080/");
         assert_eq!(with_root_path("https://h/ssm"), "https://h/ssm");
     }
 
     #[test]
     fn join_url_has_one_slash() {
-        assert_eq!(
-            join_url("http://h:1/", "/agent/v1/poll"),
-            "http://h:1/agent/v1/poll"
-        );
-        assert_eq!(
-            join_url("http://h:1", "agent/v1/poll"),
-            "http://h:1/agent/v1/poll"
-        );
+        assert_eq!(join_url("http://h:1/", "/agent/v1/poll"), "http://h:1/agent/v1/poll");
+        assert_eq!(join_url("http://h:1", "agent/v1/poll"), "http://h:1/agent/v1/poll");
     }
 
     #[test]
     fn empty_next_token_ends_pagination() {
         assert_eq!(next_token(&serde_json::json!({"NextToken": ""})), None);
         assert_eq!(next_token(&serde_json::json!({"NextToken": null})), None);
-        assert_eq!(
-            next_token(&serde_json::json!({"NextToken": "t"})),
-            Some(Value::String("t".into()))
-        );
+        assert_eq!(next_token(&serde_json::json!({"NextToken": "t"})), Some(Value::String("t".into())));
     }
 }

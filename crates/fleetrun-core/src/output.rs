@@ -39,11 +39,7 @@ pub fn plugin_output(stdout: &str, stderr: &str) -> String {
     let budget = MAX_PLUGIN_OUTPUT_CHARS - ERROR_SEPARATOR.chars().count();
     let err_budget = (budget / 2).max(budget.saturating_sub(stdout.chars().count()));
     let err = cut(stderr, err_budget, PLUGIN_STDERR_TRUNCATED);
-    let out = cut(
-        stdout,
-        budget - err.chars().count(),
-        PLUGIN_STDOUT_TRUNCATED,
-    );
+    let out = cut(stdout, budget - err.chars().count(), PLUGIN_STDOUT_TRUNCATED);
     format!("{out}{ERROR_SEPARATOR}{err}")
 }
 
@@ -64,27 +60,16 @@ mod tests {
         assert_eq!(cut.chars().count(), MAX_STDOUT_CHARS);
         assert!(cut.ends_with("--output truncated--"));
         let exact = "é".repeat(MAX_STDERR_CHARS);
-        assert_eq!(
-            head(&exact, MAX_STDERR_CHARS),
-            exact,
-            "counts characters, not bytes"
-        );
+        assert_eq!(head(&exact, MAX_STDERR_CHARS), exact, "counts characters, not bytes");
     }
 
     #[test]
     fn plugin_output_fits_and_separates() {
         assert_eq!(plugin_output("out", ""), "out");
-        assert_eq!(
-            plugin_output("out", "err"),
-            "out\n----------ERROR-------\nerr"
-        );
+        assert_eq!(plugin_output("out", "err"), "out\n----------ERROR-------\nerr");
         for (o, e) in [(5000, 0), (5000, 5000), (10, 5000), (5000, 10)] {
             let text = plugin_output(&"o".repeat(o), &"e".repeat(e));
-            assert!(
-                text.chars().count() <= MAX_PLUGIN_OUTPUT_CHARS,
-                "{o}/{e}: {}",
-                text.chars().count()
-            );
+            assert!(text.chars().count() <= MAX_PLUGIN_OUTPUT_CHARS, "{o}/{e}: {}", text.chars().count());
         }
         assert!(plugin_output(&"o".repeat(10), &"e".repeat(5000)).starts_with("oooooooooo\n---"));
     }

@@ -31,9 +31,9 @@ impl Limit {
     pub fn parse_concurrency(text: &str) -> Result<Self, LimitError> {
         let limit = Self::parse(text, "MaxConcurrency")?;
         match limit {
-            Limit::Count(0) | Limit::Percent(0) => Err(LimitError(format!(
-                "MaxConcurrency '{text}' must be at least 1 or 1%"
-            ))),
+            Limit::Count(0) | Limit::Percent(0) => {
+                Err(LimitError(format!("MaxConcurrency '{text}' must be at least 1 or 1%")))
+            }
             other => Ok(other),
         }
     }
@@ -124,11 +124,7 @@ pub fn next_step(tally: &Tally, max_concurrency: u32, max_errors: u32) -> Step {
     }
     let free = max_concurrency.saturating_sub(tally.in_flight());
     let release = free.min(tally.pending);
-    if release > 0 {
-        Step::Release(release)
-    } else {
-        Step::Wait
-    }
+    if release > 0 { Step::Release(release) } else { Step::Wait }
 }
 
 #[cfg(test)]
@@ -155,11 +151,7 @@ mod tests {
             ("ten", None, None),
         ];
         for (text, concurrency, errors) in cases {
-            assert_eq!(
-                Limit::parse_concurrency(text).ok(),
-                concurrency,
-                "MaxConcurrency {text:?}"
-            );
+            assert_eq!(Limit::parse_concurrency(text).ok(), concurrency, "MaxConcurrency {text:?}");
             assert_eq!(Limit::parse_errors(text).ok(), errors, "MaxErrors {text:?}");
         }
     }
@@ -176,11 +168,7 @@ mod tests {
             (Limit::Count(3), 100, 3, 3),
         ];
         for (limit, targets, concurrency, errors) in cases {
-            assert_eq!(
-                limit.concurrency_for(targets),
-                concurrency,
-                "{limit} of {targets}"
-            );
+            assert_eq!(limit.concurrency_for(targets), concurrency, "{limit} of {targets}");
             assert_eq!(limit.errors_for(targets), errors, "{limit} of {targets}");
         }
     }
@@ -193,51 +181,24 @@ mod tests {
         t
     }
 
+    /// (invocation states, max concurrency, max errors, expected step)
+    type Case = (&'static [(S, u32)], u32, u32, Step);
+
     #[test]
     fn next_step_table() {
-        let cases: &[(&[(S, u32)], u32, u32, Step)] = &[
+        let cases: &[Case] = &[
             (&[(S::Pending, 10)], 3, 0, Step::Release(3)),
-            (
-                &[(S::Pending, 10), (S::InProgress, 2)],
-                3,
-                0,
-                Step::Release(1),
-            ),
-            (
-                &[(S::Pending, 10), (S::Queued, 1), (S::InProgress, 2)],
-                3,
-                0,
-                Step::Wait,
-            ),
+            (&[(S::Pending, 10), (S::InProgress, 2)], 3, 0, Step::Release(1)),
+            (&[(S::Pending, 10), (S::Queued, 1), (S::InProgress, 2)], 3, 0, Step::Wait),
             (&[(S::Pending, 2), (S::Success, 5)], 50, 0, Step::Release(2)),
             // MaxErrors 0: the first error stops the rollout.
-            (
-                &[(S::Pending, 5), (S::Failed, 1)],
-                1,
-                0,
-                Step::TerminateUnstarted,
-            ),
-            (
-                &[(S::Queued, 1), (S::Failed, 1)],
-                1,
-                0,
-                Step::TerminateUnstarted,
-            ),
+            (&[(S::Pending, 5), (S::Failed, 1)], 1, 0, Step::TerminateUnstarted),
+            (&[(S::Queued, 1), (S::Failed, 1)], 1, 0, Step::TerminateUnstarted),
             // MaxErrors 1: the second error stops it.
             (&[(S::Pending, 5), (S::Failed, 1)], 1, 1, Step::Release(1)),
-            (
-                &[(S::Pending, 5), (S::Failed, 1), (S::ExecutionTimedOut, 1)],
-                1,
-                1,
-                Step::TerminateUnstarted,
-            ),
+            (&[(S::Pending, 5), (S::Failed, 1), (S::ExecutionTimedOut, 1)], 1, 1, Step::TerminateUnstarted),
             // Delivery timeouts are not errors.
-            (
-                &[(S::Pending, 5), (S::DeliveryTimedOut, 3)],
-                1,
-                0,
-                Step::Release(1),
-            ),
+            (&[(S::Pending, 5), (S::DeliveryTimedOut, 3)], 1, 0, Step::Release(1)),
             (&[(S::InProgress, 2), (S::Failed, 3)], 5, 0, Step::Wait),
             (&[(S::Success, 3)], 5, 0, Step::Wait),
         ];

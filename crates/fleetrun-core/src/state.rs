@@ -68,12 +68,7 @@ pub struct IllegalTransition {
 
 impl fmt::Display for IllegalTransition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "invocation in state {} cannot take event {:?}",
-            self.from.as_str(),
-            self.event
-        )
+        write!(f, "invocation in state {} cannot take event {:?}", self.from.as_str(), self.event)
     }
 }
 
@@ -81,10 +76,7 @@ impl std::error::Error for IllegalTransition {}
 
 /// The one transition function. Events that do not apply to a state are errors, except a cancel of a
 /// finished invocation, which leaves it as it is (cancel is best effort, as in SSM).
-pub fn transition(
-    from: InvocationState,
-    event: Event,
-) -> Result<InvocationState, IllegalTransition> {
+pub fn transition(from: InvocationState, event: Event) -> Result<InvocationState, IllegalTransition> {
     use InvocationState as S;
     let next = match (from, event) {
         (S::Pending, Event::Release) => S::Queued,
@@ -142,10 +134,7 @@ impl InvocationState {
     }
 
     pub fn is_terminal(self) -> bool {
-        !matches!(
-            self,
-            Self::Pending | Self::Queued | Self::InProgress | Self::Cancelling
-        )
+        !matches!(self, Self::Pending | Self::Queued | Self::InProgress | Self::Cancelling)
     }
 
     /// Errors in SSM's sense: they count against MaxErrors.
@@ -288,11 +277,7 @@ impl CommandStatus {
 /// Cancelled; errors exceeded MaxErrors → Failed (TimedOut / Execution Timed Out when every error was an
 /// execution timeout); every invocation missed delivery → TimedOut / Delivery Timed Out; nothing reached
 /// any node → Failed / Undeliverable; otherwise → Failed / Incomplete.
-pub fn command_status(
-    tally: &Tally,
-    cancel_requested: bool,
-    max_errors: u32,
-) -> (CommandStatus, &'static str) {
+pub fn command_status(tally: &Tally, cancel_requested: bool, max_errors: u32) -> (CommandStatus, &'static str) {
     if tally.unfinished() > 0 {
         if cancel_requested {
             return (CommandStatus::Cancelling, "Cancelling");
@@ -312,9 +297,7 @@ pub fn command_status(
     if cancel_requested && tally.cancelled > 0 {
         return (CommandStatus::Cancelled, "Cancelled");
     }
-    if tally.errors() > max_errors
-        || (tally.errors() > 0 && tally.errors() + tally.terminated == total)
-    {
+    if tally.errors() > max_errors || (tally.errors() > 0 && tally.errors() + tally.terminated == total) {
         if tally.failed == 0 {
             return (CommandStatus::TimedOut, "Execution Timed Out");
         }

@@ -19,23 +19,12 @@ use object_store::{ObjectStoreExt, PutPayload};
 use std::time::Duration;
 
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    (
-        status,
-        Json(ErrorBody {
-            code: code.into(),
-            message: message.into(),
-        }),
-    )
-        .into_response()
+    (status, Json(ErrorBody { code: code.into(), message: message.into() })).into_response()
 }
 
 fn internal(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "Agent API failure.");
-    error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "InternalError",
-        "internal error; see the server log",
-    )
+    error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "internal error; see the server log")
 }
 
 fn facts(info: &NodeInfo) -> NodeFacts {
@@ -52,11 +41,7 @@ fn facts(info: &NodeInfo) -> NodeFacts {
 /// `POST /agent/v1/register`: unauthenticated; the activation code is the credential.
 pub async fn register(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
     let Ok(request) = serde_json::from_slice::<RegisterRequest>(&body) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "InvalidRequest",
-            "the body is not a registration request",
-        );
+        return error(StatusCode::BAD_REQUEST, "InvalidRequest", "the body is not a registration request");
     };
     let instance_id = match &request.instance_id {
         Some(id) if !fleetrun_core::target::is_instance_id(id) => {
@@ -70,10 +55,7 @@ pub async fn register(State(state): State<AppState>, body: axum::body::Bytes) ->
         None => identity::new_instance_id(),
     };
     if request.tags.len() > 50
-        || request
-            .tags
-            .iter()
-            .any(|t| t.key.is_empty() || t.key.len() > 128 || t.value.len() > 256)
+        || request.tags.iter().any(|t| t.key.is_empty() || t.key.len() > 128 || t.value.len() > 256)
     {
         return error(
             StatusCode::BAD_REQUEST,
@@ -88,11 +70,7 @@ pub async fn register(State(state): State<AppState>, body: axum::body::Bytes) ->
         code_sha256: identity::hash_code(&request.activation_code),
         instance_id: instance_id.clone(),
         facts: facts(&request.info),
-        tags: request
-            .tags
-            .iter()
-            .map(|t| (t.key.clone(), t.value.clone()))
-            .collect(),
+        tags: request.tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect(),
         agent_key: key.clone(),
         now_ms: now,
     };
@@ -106,26 +84,20 @@ pub async fn register(State(state): State<AppState>, body: axum::body::Bytes) ->
             })
             .into_response()
         }
-        Err(StoreError::ActivationRefused(reason)) => {
-            error(StatusCode::FORBIDDEN, "ActivationRefused", reason)
+        Err(StoreError::ActivationRefused(reason)) => error(StatusCode::FORBIDDEN, "ActivationRefused", reason),
+        Err(StoreError::AlreadyExists(_)) => {
+            error(StatusCode::CONFLICT, "InstanceIdTaken", format!("{instance_id} is already registered"))
         }
-        Err(StoreError::AlreadyExists(_)) => error(
-            StatusCode::CONFLICT,
-            "InstanceIdTaken",
-            format!("{instance_id} is already registered"),
-        ),
         Err(e) => internal(e),
     }
 }
 
-fn agent_of(principal: &Principal) -> Result<String, Response> {
-    principal.instance_id().map(str::to_string).ok_or_else(|| {
-        error(
-            StatusCode::FORBIDDEN,
-            "AccessDenied",
-            "only node keys may call the agent API",
-        )
-    })
+fn agent_of(principal: &Principal) -> Option<String> {
+    principal.instance_id().map(str::to_string)
+}
+
+fn not_an_agent() -> Response {
+    error(StatusCode::FORBIDDEN, "AccessDenied", "only node keys may call the agent API")
 }
 
 /// `POST /agent/v1/poll`: returns new assignments and cancels, holding the request while there are none.
@@ -134,29 +106,18 @@ pub async fn poll(
     Extension(principal): Extension<Principal>,
     body: axum::body::Bytes,
 ) -> Response {
-    let instance_id = match agent_of(&principal) {
-        Ok(id) => id,
-        Err(response) => return response,
+    let Some(instance_id) = agent_of(&principal) else {
+        return not_an_agent();
     };
     let Ok(request) = serde_json::from_slice::<PollRequest>(&body) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "InvalidRequest",
-            "the body is not a poll request",
-        );
+        return error(StatusCode::BAD_REQUEST, "InvalidRequest", "the body is not a poll request");
     };
     let info = request.info.as_ref().map(facts);
-    if let Err(e) = state
-        .store
-        .touch_node(&instance_id, now_ms(), info.as_ref())
-        .await
-    {
+    if let Err(e) = state.store.touch_node(&instance_id, now_ms(), info.as_ref()).await {
         return match e {
-            StoreError::NotFound(_) => error(
-                StatusCode::FORBIDDEN,
-                "NodeDeregistered",
-                "this node is no longer registered",
-            ),
+            StoreError::NotFound(_) => {
+                error(StatusCode::FORBIDDEN, "NodeDeregistered", "this node is no longer registered")
+            }
             other => internal(other),
         };
     }
@@ -186,27 +147,18 @@ pub async fn poll(
     }
 }
 
-async fn collect_work(
-    state: &AppState,
-    instance_id: &str,
-    running: &[String],
-) -> Result<PollResponse, StoreError> {
+async fn collect_work(state: &AppState, instance_id: &str, running: &[String]) -> Result<PollResponse, StoreError> {
     let claimed = state.store.claim(instance_id, now_ms()).await?;
     let mut assignments = Vec::with_capacity(claimed.len());
     for c in claimed {
         let steps: Vec<AssignedStep> =
             serde_json::from_str(&c.steps_json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         tracing::info!(command_id = %c.command_id, instance_id, "Invocation delivered.");
-        assignments.push(Assignment {
-            command_id: c.command_id,
-            document_name: c.document_name,
-            steps,
-        });
+        assignments.push(Assignment { command_id: c.command_id, document_name: c.document_name, steps });
     }
     let cancel = state.store.cancels_for(instance_id).await?;
     // Cancels the agent cannot act on (it is not running them) are resolved here: the run is gone.
-    let (known, unknown): (Vec<String>, Vec<String>) =
-        cancel.into_iter().partition(|id| running.contains(id));
+    let (known, unknown): (Vec<String>, Vec<String>) = cancel.into_iter().partition(|id| running.contains(id));
     for command_id in unknown {
         if assignments.iter().all(|a| a.command_id != command_id) {
             let cancelled = cancelled_result(&command_id, instance_id);
@@ -215,10 +167,7 @@ async fn collect_work(
             }
         }
     }
-    Ok(PollResponse {
-        assignments,
-        cancel: known,
-    })
+    Ok(PollResponse { assignments, cancel: known })
 }
 
 /// Invocations this node was handed in an earlier poll but does not have: the poll's answer never
@@ -226,8 +175,17 @@ async fn collect_work(
 /// waiting for a slot, or not yet reported) in each poll, and polls only after taking in the previous
 /// answer, so an invocation claimed before this poll began and missing from `running` is lost. It ends
 /// Failed with an explanation rather than staying InProgress forever.
-async fn fail_lost(state: &AppState, instance_id: &str, running: &[String], poll_started: i64) -> Result<(), StoreError> {
-    let filter = fleetrun_store::InvocationFilter { instance_id: Some(instance_id.into()), statuses: vec!["InProgress".into()], ..Default::default() };
+async fn fail_lost(
+    state: &AppState,
+    instance_id: &str,
+    running: &[String],
+    poll_started: i64,
+) -> Result<(), StoreError> {
+    let filter = fleetrun_store::InvocationFilter {
+        instance_id: Some(instance_id.into()),
+        statuses: vec!["InProgress".into()],
+        ..Default::default()
+    };
     for inv in state.store.list_invocations(&filter).await? {
         if inv.started_ms >= poll_started || running.contains(&inv.command_id) {
             continue;
@@ -253,7 +211,11 @@ async fn fail_lost(state: &AppState, instance_id: &str, running: &[String], poll
             stdout_bytes: 0,
             stderr_bytes: note.len() as i64,
         };
-        let lost = FinishedInvocation { finish: Finish::Failed, plugins: vec![plugin], ..cancelled_result(&inv.command_id, instance_id) };
+        let lost = FinishedInvocation {
+            finish: Finish::Failed,
+            plugins: vec![plugin],
+            ..cancelled_result(&inv.command_id, instance_id)
+        };
         if let Some(settled) = state.store.finish(&lost).await? {
             state.dispatch.wake_all(&settled.released);
         }
@@ -282,9 +244,8 @@ pub async fn upload_output(
     Path((command_id, step, stream)): Path<(String, i64, String)>,
     body: axum::body::Bytes,
 ) -> Response {
-    let instance_id = match agent_of(&principal) {
-        Ok(id) => id,
-        Err(response) => return response,
+    let Some(instance_id) = agent_of(&principal) else {
+        return not_an_agent();
     };
     if !stream_ok(&stream) || !(0..100).contains(&step) {
         return error(StatusCode::NOT_FOUND, "NotFound", "no such output stream");
@@ -292,11 +253,7 @@ pub async fn upload_output(
     match state.store.get_invocation(&command_id, &instance_id).await {
         Ok(Some(_)) => {}
         Ok(None) => {
-            return error(
-                StatusCode::FORBIDDEN,
-                "AccessDenied",
-                "that invocation is not this node's",
-            );
+            return error(StatusCode::FORBIDDEN, "AccessDenied", "that invocation is not this node's");
         }
         Err(e) => return internal(e),
     }
@@ -313,34 +270,21 @@ pub async fn complete(
     Extension(principal): Extension<Principal>,
     body: axum::body::Bytes,
 ) -> Response {
-    let instance_id = match agent_of(&principal) {
-        Ok(id) => id,
-        Err(response) => return response,
+    let Some(instance_id) = agent_of(&principal) else {
+        return not_an_agent();
     };
     let Ok(request) = serde_json::from_slice::<CompleteRequest>(&body) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "InvalidRequest",
-            "the body is not a completion",
-        );
+        return error(StatusCode::BAD_REQUEST, "InvalidRequest", "the body is not a completion");
     };
     let command = match state.store.get_command(&request.command_id).await {
         Ok(Some(c)) => c,
         Ok(None) => return error(StatusCode::NOT_FOUND, "NotFound", "no such command"),
         Err(e) => return internal(e),
     };
-    match state
-        .store
-        .get_invocation(&request.command_id, &instance_id)
-        .await
-    {
+    match state.store.get_invocation(&request.command_id, &instance_id).await {
         Ok(Some(_)) => {}
         Ok(None) => {
-            return error(
-                StatusCode::FORBIDDEN,
-                "AccessDenied",
-                "that invocation is not this node's",
-            );
+            return error(StatusCode::FORBIDDEN, "AccessDenied", "that invocation is not this node's");
         }
         Err(e) => return internal(e),
     }
@@ -365,11 +309,7 @@ pub fn plugin_name(step: &AssignedStep) -> String {
 }
 
 /// Turns the agent's per-step results into the stored invocation result.
-fn finished_invocation(
-    request: &CompleteRequest,
-    instance_id: &str,
-    steps: &[AssignedStep],
-) -> FinishedInvocation {
+fn finished_invocation(request: &CompleteRequest, instance_id: &str, steps: &[AssignedStep]) -> FinishedInvocation {
     let plugins: Vec<Plugin> = request
         .steps
         .iter()
@@ -403,18 +343,9 @@ fn finished_invocation(
     } else {
         Finish::Success
     };
-    let ran: Vec<&StepResult> = request
-        .steps
-        .iter()
-        .filter(|s| s.status != StepStatus::Skipped)
-        .collect();
+    let ran: Vec<&StepResult> = request.steps.iter().filter(|s| s.status != StepStatus::Skipped).collect();
     let response_code = ran.last().map(|s| i64::from(s.exit_code)).unwrap_or(0);
-    let started = ran
-        .iter()
-        .map(|s| s.started_at_ms)
-        .filter(|t| *t > 0)
-        .min()
-        .unwrap_or(0);
+    let started = ran.iter().map(|s| s.started_at_ms).filter(|t| *t > 0).min().unwrap_or(0);
     let ended = ran.iter().map(|s| s.ended_at_ms).max().unwrap_or(0);
     FinishedInvocation {
         command_id: request.command_id.clone(),

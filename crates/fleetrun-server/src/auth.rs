@@ -55,28 +55,16 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
         Ok(bytes) => bytes,
         Err(_) => {
             let message = format!("The request body is larger than the limit of {limit} bytes.");
-            return SsmError {
-                status: StatusCode::PAYLOAD_TOO_LARGE,
-                code: "RequestEntityTooLarge",
-                message,
-            }
-            .into_response();
+            return SsmError { status: StatusCode::PAYLOAD_TOO_LARGE, code: "RequestEntityTooLarge", message }
+                .into_response();
         }
     };
     let principal = match authenticate(&state, &parts, &bytes).await {
         Ok(principal) => principal,
         Err(error) => {
-            tracing::info!(
-                path = parts.uri.path(),
-                code = error.aws_code(),
-                "Request refused: authentication failed."
-            );
-            return SsmError {
-                status: StatusCode::BAD_REQUEST,
-                code: error.aws_code(),
-                message: error.message(),
-            }
-            .into_response();
+            tracing::info!(path = parts.uri.path(), code = error.aws_code(), "Request refused: authentication failed.");
+            return SsmError { status: StatusCode::BAD_REQUEST, code: error.aws_code(), message: error.message() }
+                .into_response();
         }
     };
     let mut request = Request::from_parts(parts, Body::from(bytes.clone()));

@@ -16,10 +16,7 @@ pub fn admin_credentials_path(data_dir: &Path) -> PathBuf {
 
 /// Creates the first admin key when the store has none, writing it to a 0600 file (never to the log).
 /// Returns the key when one was created.
-pub async fn ensure_admin_key(
-    store: &dyn Store,
-    data_dir: &Path,
-) -> anyhow::Result<Option<AccessKey>> {
+pub async fn ensure_admin_key(store: &dyn Store, data_dir: &Path) -> anyhow::Result<Option<AccessKey>> {
     let keys = store.list_access_keys().await?;
     if keys.iter().any(|k| k.kind == KeyKind::Admin) {
         return Ok(None);
@@ -33,12 +30,7 @@ pub async fn ensure_admin_key(
 
 /// Writes `[default]` credentials, readable by the owner only.
 pub fn write_credentials_file(path: &Path, key: &AccessKey) -> std::io::Result<()> {
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
     writeln!(
         file,
         "[default]\naws_access_key_id = {}\naws_secret_access_key = {}",
@@ -55,10 +47,7 @@ pub fn read_credentials_file(path: &Path) -> std::io::Result<(String, String)> {
             .find(|(k, _)| k.trim() == name)
             .map(|(_, v)| v.trim().to_string())
             .ok_or_else(|| {
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!("{} has no {name}", path.display()),
-                )
+                std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{} has no {name}", path.display()))
             })
     };
     Ok((field("aws_access_key_id")?, field("aws_secret_access_key")?))

@@ -53,10 +53,7 @@ pub struct Config {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("config file {path} is not valid: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("listen address {0:?} is not valid (expected e.g. 127.0.0.1:8080)")]
@@ -67,40 +64,24 @@ pub enum ConfigError {
 
 impl RawConfig {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.into(),
-            source,
-        })?;
-        toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.into(),
-            message: e.to_string(),
-        })
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), message: e.to_string() })
     }
 
     pub fn resolve(self) -> Result<Config, ConfigError> {
         let listen_text = self.listen.unwrap_or_else(|| "127.0.0.1:8080".to_string());
-        let listen: SocketAddr = listen_text
-            .parse()
-            .map_err(|_| ConfigError::Listen(listen_text.clone()))?;
-        let public_url = self
-            .public_url
-            .unwrap_or_else(|| format!("http://{listen}"));
+        let listen: SocketAddr = listen_text.parse().map_err(|_| ConfigError::Listen(listen_text.clone()))?;
+        let public_url = self.public_url.unwrap_or_else(|| format!("http://{listen}"));
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
-            return Err(ConfigError::Invalid(format!(
-                "public_url {public_url:?} must start with http:// or https://"
-            )));
+            return Err(ConfigError::Invalid(format!("public_url {public_url:?} must start with http:// or https://")));
         }
         let poll_wait = self.poll_wait_seconds.unwrap_or(20);
         if !(1..=300).contains(&poll_wait) {
-            return Err(ConfigError::Invalid(
-                "poll_wait_seconds must be between 1 and 300".into(),
-            ));
+            return Err(ConfigError::Invalid("poll_wait_seconds must be between 1 and 300".into()));
         }
         Ok(Config {
             listen,
-            data_dir: self
-                .data_dir
-                .unwrap_or_else(|| PathBuf::from("fleetrun-data")),
+            data_dir: self.data_dir.unwrap_or_else(|| PathBuf::from("fleetrun-data")),
             public_url: public_url.trim_end_matches('/').to_string(),
             object_store_url: self.object_store_url,
             max_request_bytes: self.max_request_bytes.unwrap_or(1 << 20),
@@ -108,9 +89,7 @@ impl RawConfig {
             poll_wait: Duration::from_secs(poll_wait),
             ping_timeout: Duration::from_secs(self.ping_timeout_seconds.unwrap_or(60)),
             region: self.region.unwrap_or_else(|| "us-east-1".to_string()),
-            account_id: self
-                .account_id
-                .unwrap_or_else(|| "000000000000".to_string()),
+            account_id: self.account_id.unwrap_or_else(|| "000000000000".to_string()),
         })
     }
 }
@@ -124,15 +103,9 @@ mod tests {
         let config = RawConfig::default().resolve().unwrap();
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(config.public_url, "http://127.0.0.1:8080");
-        let bad = RawConfig {
-            listen: Some("nope".into()),
-            ..Default::default()
-        };
+        let bad = RawConfig { listen: Some("nope".into()), ..Default::default() };
         assert!(matches!(bad.resolve(), Err(ConfigError::Listen(_))));
-        let bad = RawConfig {
-            poll_wait_seconds: Some(0),
-            ..Default::default()
-        };
+        let bad = RawConfig { poll_wait_seconds: Some(0), ..Default::default() };
         assert!(bad.resolve().is_err());
         let parsed: Result<RawConfig, _> = toml::from_str("listen = \"127.0.0.1:1\"\nbogus = 1\n");
         assert!(parsed.is_err(), "unknown keys are refused");

@@ -71,11 +71,7 @@ impl Dispatch {
 }
 
 /// Applies rate control to a command and wakes the nodes that got work.
-pub async fn settle(
-    store: &dyn Store,
-    dispatch: &Dispatch,
-    command_id: &str,
-) -> fleetrun_store::Result<()> {
+pub async fn settle(store: &dyn Store, dispatch: &Dispatch, command_id: &str) -> fleetrun_store::Result<()> {
     let settled = store.settle(command_id, now_ms()).await?;
     dispatch.wake_all(&settled.released);
     Ok(())

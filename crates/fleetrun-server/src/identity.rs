@@ -8,9 +8,7 @@ use sha2::{Digest, Sha256};
 
 fn random_text(len: usize, alphabet: &[u8]) -> String {
     let mut rng = rand::rng();
-    (0..len)
-        .map(|_| alphabet[rng.random_range(0..alphabet.len())] as char)
-        .collect()
+    (0..len).map(|_| alphabet[rng.random_range(0..alphabet.len())] as char).collect()
 }
 
 const UPPER_DIGITS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -21,21 +19,12 @@ pub fn new_instance_id() -> String {
 }
 
 /// A new key pair. Ids start with `AKFR` (admin) or `AKFA` (agent) so they are easy to tell apart.
-pub fn new_access_key(
-    kind: KeyKind,
-    instance_id: Option<&str>,
-    description: &str,
-    now_ms: i64,
-) -> AccessKey {
+pub fn new_access_key(kind: KeyKind, instance_id: Option<&str>, description: &str, now_ms: i64) -> AccessKey {
     let prefix = match kind {
         KeyKind::Admin => "AKFR",
         KeyKind::Agent => "AKFA",
     };
-    let secret: String = rand::rng()
-        .sample_iter(&Alphanumeric)
-        .take(40)
-        .map(char::from)
-        .collect();
+    let secret: String = rand::rng().sample_iter(&Alphanumeric).take(40).map(char::from).collect();
     AccessKey {
         access_key_id: format!("{prefix}{}", random_text(16, UPPER_DIGITS)),
         secret_access_key: secret,
@@ -57,11 +46,7 @@ pub struct ActivationSpec {
 
 /// A new activation and its code. Only the code's hash is stored; the code is shown once.
 pub fn new_activation(spec: ActivationSpec) -> (Activation, String) {
-    let code: String = rand::rng()
-        .sample_iter(&Alphanumeric)
-        .take(20)
-        .map(char::from)
-        .collect();
+    let code: String = rand::rng().sample_iter(&Alphanumeric).take(20).map(char::from).collect();
     let activation = Activation {
         activation_id: uuid::Uuid::new_v4().to_string(),
         code_sha256: hash_code(&code),
@@ -91,10 +76,7 @@ mod tests {
         let key = new_access_key(KeyKind::Agent, Some(&id), "", 0);
         assert!(key.access_key_id.starts_with("AKFA") && key.access_key_id.len() == 20);
         assert_eq!(key.secret_access_key.len(), 40);
-        assert_ne!(
-            new_access_key(KeyKind::Admin, None, "", 0).secret_access_key,
-            key.secret_access_key
-        );
+        assert_ne!(new_access_key(KeyKind::Admin, None, "", 0).secret_access_key, key.secret_access_key);
         let (activation, code) = new_activation(ActivationSpec {
             description: String::new(),
             default_instance_name: String::new(),

@@ -32,27 +32,16 @@ pub fn router(state: AppState) -> Router {
         .route(fleetrun_proto::PATH_POLL, post(agent_api::poll))
         .route(fleetrun_proto::PATH_COMPLETE, post(agent_api::complete))
         .route(
-            &format!(
-                "{}/{{command_id}}/{{step}}/{{stream}}",
-                fleetrun_proto::PATH_OUTPUT
-            ),
+            &format!("{}/{{command_id}}/{{step}}/{{stream}}", fleetrun_proto::PATH_OUTPUT),
             put(agent_api::upload_output),
         )
-        .route(
-            "/output/{command_id}/{instance_id}/{step}/{stream}",
-            get(output::download),
-        )
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::layer,
-        ));
+        .route("/output/{command_id}/{instance_id}/{step}/{stream}", get(output::download))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::layer));
     Router::new()
         .route(fleetrun_proto::PATH_REGISTER, post(agent_api::register))
         .route("/healthz", get(|| async { "ok\n" }))
         .merge(authenticated)
-        .layer(axum::extract::DefaultBodyLimit::max(
-            state.config.max_output_bytes,
-        ))
+        .layer(axum::extract::DefaultBodyLimit::max(state.config.max_output_bytes))
         .with_state(state)
 }
 
@@ -69,17 +58,11 @@ async fn ssm_entry(
 pub async fn open(config: Config) -> anyhow::Result<AppState> {
     std::fs::create_dir_all(&config.data_dir)?;
     restrict_dir(&config.data_dir)?;
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(&config.data_dir.join("fleetrun.db")).await?);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir.join("fleetrun.db")).await?);
     let objects = open_objects(&config)?;
     bootstrap::seed_documents(store.as_ref()).await?;
     bootstrap::ensure_admin_key(store.as_ref(), &config.data_dir).await?;
-    Ok(AppState {
-        config: Arc::new(config),
-        store,
-        objects,
-        dispatch: Default::default(),
-    })
+    Ok(AppState { config: Arc::new(config), store, objects, dispatch: Default::default() })
 }
 
 fn restrict_dir(dir: &std::path::Path) -> std::io::Result<()> {
@@ -92,44 +75,30 @@ fn open_objects(config: &Config) -> anyhow::Result<Arc<dyn ObjectStore>> {
         None => {
             let dir = config.data_dir.join("objects");
             std::fs::create_dir_all(&dir)?;
-            Ok(Arc::new(
-                object_store::local::LocalFileSystem::new_with_prefix(dir)?,
-            ))
+            Ok(Arc::new(object_store::local::LocalFileSystem::new_with_prefix(dir)?))
         }
         Some(text) => {
-            let url = url::Url::parse(text)
-                .map_err(|e| anyhow::anyhow!("object_store_url {text:?} is not a URL: {e}"))?;
+            let url =
+                url::Url::parse(text).map_err(|e| anyhow::anyhow!("object_store_url {text:?} is not a URL: {e}"))?;
             if url.scheme() == "file" {
-                let dir = url.to_file_path().map_err(|_| {
-                    anyhow::anyhow!("object_store_url {text:?} is not a local path")
-                })?;
+                let dir =
+                    url.to_file_path().map_err(|_| anyhow::anyhow!("object_store_url {text:?} is not a local path"))?;
                 std::fs::create_dir_all(&dir)?;
-                return Ok(Arc::new(
-                    object_store::local::LocalFileSystem::new_with_prefix(dir)?,
-                ));
+                return Ok(Arc::new(object_store::local::LocalFileSystem::new_with_prefix(dir)?));
             }
             let options: Vec<(String, String)> = std::env::vars()
-                .filter(|(k, _)| {
-                    k.starts_with("AWS_") || k.starts_with("GOOGLE_") || k.starts_with("AZURE_")
-                })
+                .filter(|(k, _)| k.starts_with("AWS_") || k.starts_with("GOOGLE_") || k.starts_with("AZURE_"))
                 .map(|(k, v)| (k.to_ascii_lowercase(), v))
                 .collect();
             let (store, prefix) = object_store::parse_url_opts(&url, options)?;
-            Ok(Arc::new(object_store::prefix::PrefixStore::new(
-                store, prefix,
-            )))
+            Ok(Arc::new(object_store::prefix::PrefixStore::new(store, prefix)))
         }
     }
 }
 
 /// Serves until the process is stopped. Starts the delivery timer and resumes interrupted rollouts first.
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
-    tokio::spawn(
-        state
-            .dispatch
-            .clone()
-            .run_delivery_timer(state.store.clone()),
-    );
+    tokio::spawn(state.dispatch.clone().run_delivery_timer(state.store.clone()));
     for command_id in state.store.commands_with_pending().await? {
         dispatch::settle(state.store.as_ref(), &state.dispatch, &command_id).await?;
     }

@@ -20,23 +20,12 @@ pub fn stream_ok(stream: &str) -> bool {
 }
 
 pub fn object_path(command_id: &str, instance_id: &str, step: i64, stream: &str) -> ObjectPath {
-    ObjectPath::from(format!(
-        "commands/{command_id}/{instance_id}/{step}/{stream}"
-    ))
+    ObjectPath::from(format!("commands/{command_id}/{instance_id}/{step}/{stream}"))
 }
 
 /// The `StandardOutputUrl`/`StandardErrorUrl` of a step: this server's download endpoint.
-pub fn output_url(
-    config: &Config,
-    command_id: &str,
-    instance_id: &str,
-    step: i64,
-    stream: &str,
-) -> String {
-    format!(
-        "{}/output/{command_id}/{instance_id}/{step}/{stream}",
-        config.public_url
-    )
+pub fn output_url(config: &Config, command_id: &str, instance_id: &str, step: i64, stream: &str) -> String {
+    format!("{}/output/{command_id}/{instance_id}/{step}/{stream}", config.public_url)
 }
 
 /// `GET /output/{command}/{instance}/{step}/{stream}`: the full output (admin keys only).
@@ -46,11 +35,7 @@ pub async fn download(
     Path((command_id, instance_id, step, stream)): Path<(String, String, i64, String)>,
 ) -> Response {
     if !principal.is_admin() {
-        return (
-            StatusCode::FORBIDDEN,
-            "Node keys may not read command output.\n",
-        )
-            .into_response();
+        return (StatusCode::FORBIDDEN, "Node keys may not read command output.\n").into_response();
     }
     if !stream_ok(&stream)
         || uuid::Uuid::parse_str(&command_id).is_err()
@@ -58,11 +43,7 @@ pub async fn download(
     {
         return (StatusCode::NOT_FOUND, "No such output.\n").into_response();
     }
-    match state
-        .objects
-        .get(&object_path(&command_id, &instance_id, step, &stream))
-        .await
-    {
+    match state.objects.get(&object_path(&command_id, &instance_id, step, &stream)).await {
         Ok(result) => {
             let body = axum::body::Body::from_stream(result.into_stream());
             ([("content-type", "text/plain; charset=utf-8")], body).into_response()
@@ -78,11 +59,7 @@ pub async fn download(
         }
         Err(error) => {
             tracing::error!(error = %error, "Reading output from the object store failed.");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The object store failed; see the server log.\n",
-            )
-                .into_response()
+            (StatusCode::INTERNAL_SERVER_ERROR, "The object store failed; see the server log.\n").into_response()
         }
     }
 }

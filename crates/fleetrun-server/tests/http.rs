@@ -23,10 +23,21 @@ async fn harness() -> Harness {
     let raw = RawConfig { data_dir: Some(dir.path().to_path_buf()), poll_wait_seconds: Some(1), ..Default::default() };
     let state = fleetrun_server::open(raw.resolve().unwrap()).await.unwrap();
     let (id, secret) = read_credentials_file(&admin_credentials_path(dir.path())).unwrap();
-    Harness { state, admin: Credentials { access_key_id: id, secret_access_key: secret, session_token: None }, _dir: dir }
+    Harness {
+        state,
+        admin: Credentials { access_key_id: id, secret_access_key: secret, session_token: None },
+        _dir: dir,
+    }
 }
 
-fn signed(method: &str, path: &str, headers: &[(&str, &str)], body: Vec<u8>, creds: &Credentials, service: &str) -> Request<Body> {
+fn signed(
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+    creds: &Credentials,
+    service: &str,
+) -> Request<Body> {
     let mut builder = http::Request::builder().method(method).uri(format!("http://127.0.0.1:8080{path}"));
     for (k, v) in headers {
         builder = builder.header(*k, *v);
@@ -66,9 +77,17 @@ async fn requests_without_a_valid_signature_are_refused() {
     let unsigned = Request::post("/").header("x-amz-target", "AmazonSSM.ListCommands").body(Body::from("{}")).unwrap();
     assert_error(&send(&h, unsigned).await, StatusCode::BAD_REQUEST, "MissingAuthenticationTokenException");
     let wrong = Credentials { secret_access_key: "not-the-secret".into(), ..h.admin.clone() };
-    assert_error(&send(&h, ssm_request("ListCommands", &json!({}), &wrong)).await, StatusCode::BAD_REQUEST, "InvalidSignatureException");
+    assert_error(
+        &send(&h, ssm_request("ListCommands", &json!({}), &wrong)).await,
+        StatusCode::BAD_REQUEST,
+        "InvalidSignatureException",
+    );
     let unknown = Credentials { access_key_id: "AKFRNOSUCHKEY0000000".into(), ..h.admin.clone() };
-    assert_error(&send(&h, ssm_request("ListCommands", &json!({}), &unknown)).await, StatusCode::BAD_REQUEST, "UnrecognizedClientException");
+    assert_error(
+        &send(&h, ssm_request("ListCommands", &json!({}), &unknown)).await,
+        StatusCode::BAD_REQUEST,
+        "UnrecognizedClientException",
+    );
     // A signed request whose body was changed after signing.
     let mut tampered = ssm_request("ListCommands", &json!({}), &h.admin);
     *tampered.body_mut() = Body::from("{\"MaxResults\": 5}");
@@ -86,9 +105,21 @@ async fn ssm_error_shapes() {
     assert_error(&send(&h, bad_json).await, StatusCode::BAD_REQUEST, "SerializationException");
     let big = json!({ "Comment": "x".repeat(2 << 20) });
     assert_error(&ssm(&h, "ListCommands", big).await, StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge");
-    assert_error(&ssm(&h, "ListCommands", json!({ "MaxResults": 51 })).await, StatusCode::BAD_REQUEST, "ValidationException");
-    assert_error(&ssm(&h, "ListCommands", json!({ "NextToken": "garbage!" })).await, StatusCode::BAD_REQUEST, "InvalidNextToken");
-    assert_error(&ssm(&h, "GetDocument", json!({ "Name": "No-Such-Doc" })).await, StatusCode::BAD_REQUEST, "InvalidDocument");
+    assert_error(
+        &ssm(&h, "ListCommands", json!({ "MaxResults": 51 })).await,
+        StatusCode::BAD_REQUEST,
+        "ValidationException",
+    );
+    assert_error(
+        &ssm(&h, "ListCommands", json!({ "NextToken": "garbage!" })).await,
+        StatusCode::BAD_REQUEST,
+        "InvalidNextToken",
+    );
+    assert_error(
+        &ssm(&h, "GetDocument", json!({ "Name": "No-Such-Doc" })).await,
+        StatusCode::BAD_REQUEST,
+        "InvalidDocument",
+    );
     assert_error(
         &ssm(&h, "SendCommand", json!({ "DocumentName": "AWS-RunShellScript", "InstanceIds": ["i-abcd1234"], "Parameters": { "commands": ["true"] } })).await,
         StatusCode::BAD_REQUEST,
@@ -96,7 +127,8 @@ async fn ssm_error_shapes() {
     );
     let (_, listed) = ssm(&h, "ListCommands", json!({})).await;
     assert_eq!(listed["Commands"], json!([]), "a refused command leaves nothing behind");
-    let (status, docs) = ssm(&h, "ListDocuments", json!({ "Filters": [{ "Key": "Owner", "Values": ["Amazon"] }] })).await;
+    let (status, docs) =
+        ssm(&h, "ListDocuments", json!({ "Filters": [{ "Key": "Owner", "Values": ["Amazon"] }] })).await;
     assert_eq!(status, StatusCode::OK);
     assert!(docs["DocumentIdentifiers"].as_array().unwrap().iter().any(|d| d["Name"] == "AWS-RunShellScript"));
 }
@@ -108,10 +140,12 @@ async fn register(h: &Harness, instance_id: &str) -> (Credentials, String) {
         "activation_id": activation["ActivationId"], "activation_code": activation["ActivationCode"], "instance_id": instance_id,
         "tags": [{ "key": "Env", "value": "test" }], "info": { "computer_name": "n", "ip_address": "", "platform_type": "Linux", "platform_name": "", "platform_version": "", "agent_version": "0.1.0" }
     });
-    let wrong = json!({ "activation_id": activation["ActivationId"], "activation_code": "wrong-code", "info": body["info"] });
+    let wrong =
+        json!({ "activation_id": activation["ActivationId"], "activation_code": "wrong-code", "info": body["info"] });
     let (status, _) = send(h, Request::post("/agent/v1/register").body(Body::from(wrong.to_string())).unwrap()).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "a wrong activation code is refused");
-    let (status, registered) = send(h, Request::post("/agent/v1/register").body(Body::from(body.to_string())).unwrap()).await;
+    let (status, registered) =
+        send(h, Request::post("/agent/v1/register").body(Body::from(body.to_string())).unwrap()).await;
     assert_eq!(status, StatusCode::OK, "{registered:?}");
     let creds = Credentials {
         access_key_id: registered["access_key_id"].as_str().unwrap().into(),
@@ -130,7 +164,11 @@ async fn an_invocation_through_the_agent_api() {
     let h = harness().await;
     let (agent, id) = register(&h, "i-abcd1234").await;
     let (other, _) = register(&h, "i-0000ffff").await;
-    assert_error(&send(&h, ssm_request("ListCommands", &json!({}), &agent)).await, StatusCode::BAD_REQUEST, "AccessDeniedException");
+    assert_error(
+        &send(&h, ssm_request("ListCommands", &json!({}), &agent)).await,
+        StatusCode::BAD_REQUEST,
+        "AccessDeniedException",
+    );
 
     let (status, sent) = ssm(&h, "SendCommand", json!({ "DocumentName": "AWS-RunShellScript", "Targets": [{ "Key": "tag:Env", "Values": ["test"] }], "Parameters": { "commands": ["echo hi"] } })).await;
     assert_eq!(status, StatusCode::OK, "{sent:?}");
@@ -138,13 +176,16 @@ async fn an_invocation_through_the_agent_api() {
     assert_eq!(sent["Command"]["TargetCount"], 2);
     assert_eq!(sent["Command"]["Status"], "Pending");
 
-    let (status, polled) = send(&h, agent_post("/agent/v1/poll", &json!({ "running": [], "wait_seconds": 1 }), &agent)).await;
+    let (status, polled) =
+        send(&h, agent_post("/agent/v1/poll", &json!({ "running": [], "wait_seconds": 1 }), &agent)).await;
     assert_eq!(status, StatusCode::OK);
     let steps = &polled["assignments"][0]["steps"];
     assert_eq!(steps[0]["inputs"]["runCommand"], json!(["echo hi"]));
 
     // The agent API addresses invocations by the caller's own instance id: a node can only ever touch its own.
-    let upload = |creds: &Credentials| signed("PUT", &format!("/agent/v1/output/{command_id}/0/stdout"), &[], b"hi\n".to_vec(), creds, "fleetrun");
+    let upload = |creds: &Credentials| {
+        signed("PUT", &format!("/agent/v1/output/{command_id}/0/stdout"), &[], b"hi\n".to_vec(), creds, "fleetrun")
+    };
     assert_eq!(send(&h, upload(&agent)).await.0, StatusCode::NO_CONTENT);
     let result = json!({ "command_id": command_id, "steps": [{ "name": "0.aws:runShellScript", "status": "Success", "exit_code": 0, "started_at_ms": 1, "ended_at_ms": 2, "stdout_bytes": 3, "stderr_bytes": 0, "stdout_head": "hi\n", "stderr_head": "" }] });
     assert_eq!(send(&h, agent_post("/agent/v1/complete", &result, &agent)).await.0, StatusCode::NO_CONTENT);
@@ -152,18 +193,33 @@ async fn an_invocation_through_the_agent_api() {
     assert_eq!(send(&h, agent_post("/agent/v1/complete", &result, &agent)).await.0, StatusCode::NO_CONTENT);
 
     let (_, inv) = ssm(&h, "GetCommandInvocation", json!({ "CommandId": command_id, "InstanceId": id })).await;
-    assert_eq!((inv["Status"].as_str(), inv["StandardOutputContent"].as_str(), inv["PluginName"].as_str()), (Some("Success"), Some("hi\n"), Some("aws:runShellScript")));
+    assert_eq!(
+        (inv["Status"].as_str(), inv["StandardOutputContent"].as_str(), inv["PluginName"].as_str()),
+        (Some("Success"), Some("hi\n"), Some("aws:runShellScript"))
+    );
     let url = inv["StandardOutputUrl"].as_str().unwrap().trim_start_matches("http://127.0.0.1:8080").to_string();
     let (status, _) = send(&h, signed("GET", &url, &[], Vec::new(), &other, "ssm")).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "a node key may not read output");
-    let response = fleetrun_server::router(h.state.clone()).oneshot(signed("GET", &url, &[], Vec::new(), &h.admin, "ssm")).await.unwrap();
+    let response = fleetrun_server::router(h.state.clone())
+        .oneshot(signed("GET", &url, &[], Vec::new(), &h.admin, "ssm"))
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(&axum::body::to_bytes(response.into_body(), 1024).await.unwrap()[..], b"hi\n");
 
     let (_, command) = ssm(&h, "ListCommands", json!({ "CommandId": command_id })).await;
     assert_eq!(command["Commands"][0]["Status"], "InProgress", "the second node has not run it yet");
-    assert_error(&ssm(&h, "GetCommandInvocation", json!({ "CommandId": command_id, "InstanceId": id, "PluginName": "nope" })).await, StatusCode::BAD_REQUEST, "InvalidPluginName");
-    assert_error(&ssm(&h, "GetCommandInvocation", json!({ "CommandId": uuid(), "InstanceId": id })).await, StatusCode::BAD_REQUEST, "InvocationDoesNotExist");
+    assert_error(
+        &ssm(&h, "GetCommandInvocation", json!({ "CommandId": command_id, "InstanceId": id, "PluginName": "nope" }))
+            .await,
+        StatusCode::BAD_REQUEST,
+        "InvalidPluginName",
+    );
+    assert_error(
+        &ssm(&h, "GetCommandInvocation", json!({ "CommandId": uuid(), "InstanceId": id })).await,
+        StatusCode::BAD_REQUEST,
+        "InvocationDoesNotExist",
+    );
 }
 
 fn uuid() -> String {
@@ -174,13 +230,20 @@ fn uuid() -> String {
 async fn an_invocation_the_agent_never_received_ends_failed_not_in_progress_forever() {
     let h = harness().await;
     let (agent, id) = register(&h, "i-abcd1234").await;
-    let (_, sent) = ssm(&h, "SendCommand", json!({ "DocumentName": "AWS-RunShellScript", "InstanceIds": [id], "Parameters": { "commands": ["true"] } })).await;
+    let (_, sent) = ssm(
+        &h,
+        "SendCommand",
+        json!({ "DocumentName": "AWS-RunShellScript", "InstanceIds": [id], "Parameters": { "commands": ["true"] } }),
+    )
+    .await;
     let command_id = sent["Command"]["CommandId"].as_str().unwrap().to_string();
-    let (_, polled) = send(&h, agent_post("/agent/v1/poll", &json!({ "running": [], "wait_seconds": 1 }), &agent)).await;
+    let (_, polled) =
+        send(&h, agent_post("/agent/v1/poll", &json!({ "running": [], "wait_seconds": 1 }), &agent)).await;
     assert_eq!(polled["assignments"][0]["command_id"], command_id.as_str());
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     // The answer "was lost": the next poll does not list the invocation as held.
-    let (status, _) = send(&h, agent_post("/agent/v1/poll", &json!({ "running": [], "wait_seconds": 0 }), &agent)).await;
+    let (status, _) =
+        send(&h, agent_post("/agent/v1/poll", &json!({ "running": [], "wait_seconds": 0 }), &agent)).await;
     assert_eq!(status, StatusCode::OK);
     let (_, inv) = ssm(&h, "GetCommandInvocation", json!({ "CommandId": command_id, "InstanceId": id })).await;
     assert_eq!(inv["Status"], "Failed", "{inv:?}");

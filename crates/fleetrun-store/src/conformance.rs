@@ -32,24 +32,16 @@ fn key(id: &str, kind: KeyKind, instance: Option<&str>) -> AccessKey {
 }
 
 async fn access_keys(store: &dyn Store) {
-    store
-        .insert_access_key(&key("AKADMIN1", KeyKind::Admin, None))
-        .await
-        .unwrap();
+    store.insert_access_key(&key("AKADMIN1", KeyKind::Admin, None)).await.unwrap();
     assert!(matches!(
-        store
-            .insert_access_key(&key("AKADMIN1", KeyKind::Admin, None))
-            .await,
+        store.insert_access_key(&key("AKADMIN1", KeyKind::Admin, None)).await,
         Err(StoreError::AlreadyExists(_))
     ));
     let got = store.get_access_key("AKADMIN1").await.unwrap().unwrap();
     assert_eq!(got.secret_access_key, "secret-AKADMIN1");
     assert!(store.get_access_key("nope").await.unwrap().is_none());
     store.delete_access_key("AKADMIN1").await.unwrap();
-    assert!(matches!(
-        store.delete_access_key("AKADMIN1").await,
-        Err(StoreError::NotFound(_))
-    ));
+    assert!(matches!(store.delete_access_key("AKADMIN1").await, Err(StoreError::NotFound(_))));
 }
 
 fn activation(id: &str, limit: i64, expiration_ms: i64) -> Activation {
@@ -66,156 +58,46 @@ fn activation(id: &str, limit: i64, expiration_ms: i64) -> Activation {
     }
 }
 
-fn registration(
-    activation_id: &str,
-    code: &str,
-    instance_id: &str,
-    tags: &[(&str, &str)],
-) -> Registration {
+fn registration(activation_id: &str, code: &str, instance_id: &str, tags: &[(&str, &str)]) -> Registration {
     Registration {
         activation_id: activation_id.into(),
         code_sha256: code.into(),
         instance_id: instance_id.into(),
-        facts: NodeFacts {
-            platform_type: "Linux".into(),
-            ..Default::default()
-        },
-        tags: tags
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        agent_key: key(
-            &format!("AKAGENT{instance_id}"),
-            KeyKind::Agent,
-            Some(instance_id),
-        ),
+        facts: NodeFacts { platform_type: "Linux".into(), ..Default::default() },
+        tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        agent_key: key(&format!("AKAGENT{instance_id}"), KeyKind::Agent, Some(instance_id)),
         now_ms: 100,
     }
 }
 
 async fn activations_and_nodes(store: &dyn Store) {
-    store
-        .create_activation(&activation("act-1", 2, 1_000))
-        .await
-        .unwrap();
-    store
-        .create_activation(&activation("act-old", 5, 50))
-        .await
-        .unwrap();
-    let refused =
-        |r: Result<Node>| assert!(matches!(r, Err(StoreError::ActivationRefused(_))), "{r:?}");
-    refused(
-        store
-            .register_node(&registration("act-1", "wrong", "mi-00000000000000001", &[]))
-            .await,
-    );
-    refused(
-        store
-            .register_node(&registration(
-                "act-old",
-                "hash-act-old",
-                "mi-00000000000000001",
-                &[],
-            ))
-            .await,
-    );
-    refused(
-        store
-            .register_node(&registration("act-none", "x", "mi-00000000000000001", &[]))
-            .await,
-    );
+    store.create_activation(&activation("act-1", 2, 1_000)).await.unwrap();
+    store.create_activation(&activation("act-old", 5, 50)).await.unwrap();
+    let refused = |r: Result<Node>| assert!(matches!(r, Err(StoreError::ActivationRefused(_))), "{r:?}");
+    refused(store.register_node(&registration("act-1", "wrong", "mi-00000000000000001", &[])).await);
+    refused(store.register_node(&registration("act-old", "hash-act-old", "mi-00000000000000001", &[])).await);
+    refused(store.register_node(&registration("act-none", "x", "mi-00000000000000001", &[])).await);
     let node = store
-        .register_node(&registration(
-            "act-1",
-            "hash-act-1",
-            "mi-00000000000000001",
-            &[("Env", "prod")],
-        ))
+        .register_node(&registration("act-1", "hash-act-1", "mi-00000000000000001", &[("Env", "prod")]))
         .await
         .unwrap();
     assert_eq!(node.tags, vec![("Env".to_string(), "prod".to_string())]);
     assert_eq!(node.name, "web");
     // A second registration under the same id fails and leaves the count as it was.
-    assert!(
-        store
-            .register_node(&registration(
-                "act-1",
-                "hash-act-1",
-                "mi-00000000000000001",
-                &[]
-            ))
-            .await
-            .is_err()
-    );
-    store
-        .register_node(&registration(
-            "act-1",
-            "hash-act-1",
-            "mi-00000000000000002",
-            &[],
-        ))
-        .await
-        .unwrap();
-    refused(
-        store
-            .register_node(&registration(
-                "act-1",
-                "hash-act-1",
-                "mi-00000000000000003",
-                &[],
-            ))
-            .await,
-    );
-    let agent_key = store
-        .get_access_key("AKAGENTmi-00000000000000001")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        agent_key.instance_id.as_deref(),
-        Some("mi-00000000000000001")
-    );
-    store
-        .touch_node("mi-00000000000000001", 500, None)
-        .await
-        .unwrap();
-    assert_eq!(
-        store
-            .get_node("mi-00000000000000001")
-            .await
-            .unwrap()
-            .unwrap()
-            .last_ping_ms,
-        500
-    );
-    assert!(
-        store
-            .touch_node("mi-00000000000000404", 500, None)
-            .await
-            .is_err()
-    );
-    store
-        .add_tags(
-            "ManagedInstance",
-            "mi-00000000000000002",
-            &[("Role".into(), "db".into())],
-        )
-        .await
-        .unwrap();
+    assert!(store.register_node(&registration("act-1", "hash-act-1", "mi-00000000000000001", &[])).await.is_err());
+    store.register_node(&registration("act-1", "hash-act-1", "mi-00000000000000002", &[])).await.unwrap();
+    refused(store.register_node(&registration("act-1", "hash-act-1", "mi-00000000000000003", &[])).await);
+    let agent_key = store.get_access_key("AKAGENTmi-00000000000000001").await.unwrap().unwrap();
+    assert_eq!(agent_key.instance_id.as_deref(), Some("mi-00000000000000001"));
+    store.touch_node("mi-00000000000000001", 500, None).await.unwrap();
+    assert_eq!(store.get_node("mi-00000000000000001").await.unwrap().unwrap().last_ping_ms, 500);
+    assert!(store.touch_node("mi-00000000000000404", 500, None).await.is_err());
+    store.add_tags("ManagedInstance", "mi-00000000000000002", &[("Role".into(), "db".into())]).await.unwrap();
     let nodes = store.list_nodes().await.unwrap();
     let ids: Vec<_> = nodes.iter().map(|n| n.instance_id.as_str()).collect();
     assert!(ids.contains(&"mi-00000000000000001") && ids.contains(&"mi-00000000000000002"));
-    store
-        .remove_tags("ManagedInstance", "mi-00000000000000002", &["Role".into()])
-        .await
-        .unwrap();
-    assert!(
-        store
-            .list_tags("ManagedInstance", "mi-00000000000000002")
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    store.remove_tags("ManagedInstance", "mi-00000000000000002", &["Role".into()]).await.unwrap();
+    assert!(store.list_tags("ManagedInstance", "mi-00000000000000002").await.unwrap().is_empty());
 }
 
 fn new_version(content: &str) -> NewDocumentVersion {
@@ -239,69 +121,20 @@ async fn documents(store: &dyn Store) {
         now_ms: 1,
     };
     let v1 = store.create_document(&doc).await.unwrap();
-    assert_eq!(
-        (v1.version, v1.default_version, v1.latest_version),
-        (1, 1, 1)
-    );
-    assert!(matches!(
-        store.create_document(&doc).await,
-        Err(StoreError::AlreadyExists(_))
-    ));
-    assert!(matches!(
-        store.add_document_version("Doc-1", &new_version("a")).await,
-        Err(StoreError::Conflict(_))
-    ));
-    let v2 = store
-        .add_document_version("Doc-1", &new_version("b"))
-        .await
-        .unwrap();
-    assert_eq!(
-        (v2.version, v2.default_version, v2.latest_version),
-        (2, 1, 2)
-    );
-    assert_eq!(
-        store
-            .get_document("Doc-1", VersionSelector::Default)
-            .await
-            .unwrap()
-            .unwrap()
-            .content,
-        "a"
-    );
-    assert_eq!(
-        store
-            .get_document("Doc-1", VersionSelector::Latest)
-            .await
-            .unwrap()
-            .unwrap()
-            .content,
-        "b"
-    );
-    assert!(
-        store
-            .get_document("Doc-1", VersionSelector::Number(3))
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert_eq!((v1.version, v1.default_version, v1.latest_version), (1, 1, 1));
+    assert!(matches!(store.create_document(&doc).await, Err(StoreError::AlreadyExists(_))));
+    assert!(matches!(store.add_document_version("Doc-1", &new_version("a")).await, Err(StoreError::Conflict(_))));
+    let v2 = store.add_document_version("Doc-1", &new_version("b")).await.unwrap();
+    assert_eq!((v2.version, v2.default_version, v2.latest_version), (2, 1, 2));
+    assert_eq!(store.get_document("Doc-1", VersionSelector::Default).await.unwrap().unwrap().content, "a");
+    assert_eq!(store.get_document("Doc-1", VersionSelector::Latest).await.unwrap().unwrap().content, "b");
+    assert!(store.get_document("Doc-1", VersionSelector::Number(3)).await.unwrap().is_none());
     store.set_default_version("Doc-1", 2).await.unwrap();
-    assert!(matches!(
-        store.delete_document("Doc-1", Some(2)).await,
-        Err(StoreError::Conflict(_))
-    ));
+    assert!(matches!(store.delete_document("Doc-1", Some(2)).await, Err(StoreError::Conflict(_))));
     store.delete_document("Doc-1", Some(1)).await.unwrap();
-    assert_eq!(
-        store.list_document_versions("Doc-1").await.unwrap().len(),
-        1
-    );
+    assert_eq!(store.list_document_versions("Doc-1").await.unwrap().len(), 1);
     store.delete_document("Doc-1", None).await.unwrap();
-    assert!(
-        store
-            .get_document("Doc-1", VersionSelector::Default)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(store.get_document("Doc-1", VersionSelector::Default).await.unwrap().is_none());
     let builtin = NewDocument {
         name: "AWS-Test".into(),
         owner: "Amazon".into(),
@@ -310,22 +143,9 @@ async fn documents(store: &dyn Store) {
         now_ms: 1,
     };
     store.upsert_builtin_document(&builtin).await.unwrap();
-    store
-        .upsert_builtin_document(&NewDocument {
-            version: new_version("y"),
-            ..builtin
-        })
-        .await
-        .unwrap();
-    let got = store
-        .get_document("AWS-Test", VersionSelector::Default)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        (got.content.as_str(), got.version, got.owner.as_str()),
-        ("y", 1, "Amazon")
-    );
+    store.upsert_builtin_document(&NewDocument { version: new_version("y"), ..builtin }).await.unwrap();
+    let got = store.get_document("AWS-Test", VersionSelector::Default).await.unwrap().unwrap();
+    assert_eq!((got.content.as_str(), got.version, got.owner.as_str()), ("y", 1, "Amazon"));
 }
 
 /// A command on `n` nodes named `{prefix}-{i}`.
@@ -385,162 +205,63 @@ fn finished(command_id: &str, instance_id: &str, finish: Finish, code: i64) -> F
 }
 
 async fn states(store: &dyn Store, command_id: &str) -> Vec<S> {
-    let filter = InvocationFilter {
-        command_id: Some(command_id.into()),
-        ..Default::default()
-    };
-    store
-        .list_invocations(&filter)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|i| i.state)
-        .collect()
+    let filter = InvocationFilter { command_id: Some(command_id.into()), ..Default::default() };
+    store.list_invocations(&filter).await.unwrap().into_iter().map(|i| i.state).collect()
 }
 
 async fn rate_control_releases_and_terminates(store: &dyn Store) {
     let targets = nodes("rc", 5);
-    store
-        .create_command(&command("cmd-rc", &targets, 2, 0))
-        .await
-        .unwrap();
+    store.create_command(&command("cmd-rc", &targets, 2, 0)).await.unwrap();
     assert_eq!(states(store, "cmd-rc").await, vec![S::Pending; 5]);
     let settled = store.settle("cmd-rc", 1_000).await.unwrap();
-    assert_eq!(
-        settled.released,
-        vec!["rc-0".to_string(), "rc-1".to_string()]
-    );
+    assert_eq!(settled.released, vec!["rc-0".to_string(), "rc-1".to_string()]);
     // Settling again releases nothing: both slots are taken.
-    assert!(
-        store
-            .settle("cmd-rc", 1_000)
-            .await
-            .unwrap()
-            .released
-            .is_empty()
-    );
+    assert!(store.settle("cmd-rc", 1_000).await.unwrap().released.is_empty());
     assert_eq!(store.claim("rc-0", 1_500).await.unwrap().len(), 1);
-    assert!(
-        store.claim("rc-0", 1_500).await.unwrap().is_empty(),
-        "an invocation is claimed at most once"
-    );
-    assert_eq!(
-        store.get_command("cmd-rc").await.unwrap().unwrap().status,
-        "InProgress"
-    );
-    let settled = store
-        .finish(&finished("cmd-rc", "rc-0", Finish::Success, 0))
-        .await
-        .unwrap()
-        .unwrap();
+    assert!(store.claim("rc-0", 1_500).await.unwrap().is_empty(), "an invocation is claimed at most once");
+    assert_eq!(store.get_command("cmd-rc").await.unwrap().unwrap().status, "InProgress");
+    let settled = store.finish(&finished("cmd-rc", "rc-0", Finish::Success, 0)).await.unwrap().unwrap();
     assert_eq!(settled.released, vec!["rc-2".to_string()]);
     store.claim("rc-1", 1_600).await.unwrap();
     // MaxErrors 0: the first failure terminates everything not yet picked up (rc-2 Queued, rc-3/rc-4 Pending).
-    store
-        .finish(&finished("cmd-rc", "rc-1", Finish::Failed, 1))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        states(store, "cmd-rc").await,
-        vec![
-            S::Success,
-            S::Failed,
-            S::Terminated,
-            S::Terminated,
-            S::Terminated
-        ]
-    );
+    store.finish(&finished("cmd-rc", "rc-1", Finish::Failed, 1)).await.unwrap().unwrap();
+    assert_eq!(states(store, "cmd-rc").await, vec![S::Success, S::Failed, S::Terminated, S::Terminated, S::Terminated]);
     let c = store.get_command("cmd-rc").await.unwrap().unwrap();
-    assert_eq!(
-        (c.status.as_str(), c.status_details.as_str()),
-        ("Failed", "Failed")
-    );
-    assert_eq!(
-        (c.target_count, c.completed_count, c.error_count),
-        (5, 5, 1)
-    );
+    assert_eq!((c.status.as_str(), c.status_details.as_str()), ("Failed", "Failed"));
+    assert_eq!((c.target_count, c.completed_count, c.error_count), (5, 5, 1));
 }
 
 async fn claim_finish_and_duplicates(store: &dyn Store) {
     let targets = nodes("cf", 1);
-    store
-        .create_command(&command("cmd-cf", &targets, 50, 0))
-        .await
-        .unwrap();
+    store.create_command(&command("cmd-cf", &targets, 50, 0)).await.unwrap();
     store.settle("cmd-cf", 1_000).await.unwrap();
     let claimed = store.claim("cf-0", 1_100).await.unwrap();
     assert_eq!(claimed[0].command_id, "cmd-cf");
-    assert!(
-        store
-            .finish(&finished("cmd-cf", "cf-0", Finish::Success, 0))
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(store.finish(&finished("cmd-cf", "cf-0", Finish::Success, 0)).await.unwrap().is_some());
     // A resent result changes nothing.
-    assert!(
-        store
-            .finish(&finished("cmd-cf", "cf-0", Finish::Failed, 9))
-            .await
-            .unwrap()
-            .is_none()
-    );
-    let inv = store
-        .get_invocation("cmd-cf", "cf-0")
-        .await
-        .unwrap()
-        .unwrap();
+    assert!(store.finish(&finished("cmd-cf", "cf-0", Finish::Failed, 9)).await.unwrap().is_none());
+    let inv = store.get_invocation("cmd-cf", "cf-0").await.unwrap().unwrap();
     assert_eq!((inv.state, inv.response_code), (S::Success, 0));
     let plugins = store.list_plugins("cmd-cf", "cf-0").await.unwrap();
     assert_eq!(plugins[0].stdout_head, "out");
-    assert_eq!(
-        store.get_command("cmd-cf").await.unwrap().unwrap().status,
-        "Success"
-    );
-    assert!(
-        store
-            .finish(&finished("cmd-cf", "nope", Finish::Success, 0))
-            .await
-            .is_err()
-    );
+    assert_eq!(store.get_command("cmd-cf").await.unwrap().unwrap().status, "Success");
+    assert!(store.finish(&finished("cmd-cf", "nope", Finish::Success, 0)).await.is_err());
 }
 
 async fn cancel_pending_and_running(store: &dyn Store) {
     let targets = nodes("cc", 3);
-    store
-        .create_command(&command("cmd-cc", &targets, 1, 0))
-        .await
-        .unwrap();
+    store.create_command(&command("cmd-cc", &targets, 1, 0)).await.unwrap();
     store.settle("cmd-cc", 1_000).await.unwrap();
     store.claim("cc-0", 1_100).await.unwrap();
     let running = store.cancel("cmd-cc", None, 1_200).await.unwrap();
     assert_eq!(running, vec!["cc-0".to_string()]);
-    assert_eq!(
-        states(store, "cmd-cc").await,
-        vec![S::Cancelling, S::Cancelled, S::Cancelled]
-    );
-    assert_eq!(
-        store.get_command("cmd-cc").await.unwrap().unwrap().status,
-        "Cancelling"
-    );
-    assert_eq!(
-        store.cancels_for("cc-0").await.unwrap(),
-        vec!["cmd-cc".to_string()]
-    );
-    store
-        .finish(&finished("cmd-cc", "cc-0", Finish::Cancelled, -1))
-        .await
-        .unwrap();
-    assert_eq!(
-        store.get_command("cmd-cc").await.unwrap().unwrap().status,
-        "Cancelled"
-    );
+    assert_eq!(states(store, "cmd-cc").await, vec![S::Cancelling, S::Cancelled, S::Cancelled]);
+    assert_eq!(store.get_command("cmd-cc").await.unwrap().unwrap().status, "Cancelling");
+    assert_eq!(store.cancels_for("cc-0").await.unwrap(), vec!["cmd-cc".to_string()]);
+    store.finish(&finished("cmd-cc", "cc-0", Finish::Cancelled, -1)).await.unwrap();
+    assert_eq!(store.get_command("cmd-cc").await.unwrap().unwrap().status, "Cancelled");
     assert!(store.cancels_for("cc-0").await.unwrap().is_empty());
-    assert!(matches!(
-        store.cancel("cmd-none", None, 1).await,
-        Err(StoreError::NotFound(_))
-    ));
+    assert!(matches!(store.cancel("cmd-none", None, 1).await, Err(StoreError::NotFound(_))));
 }
 
 async fn delivery_timeout(store: &dyn Store) {
@@ -549,80 +270,28 @@ async fn delivery_timeout(store: &dyn Store) {
     cmd.delivery_deadline_ms = 5_000;
     store.create_command(&cmd).await.unwrap();
     store.settle("cmd-dt", 1_000).await.unwrap();
-    assert!(
-        store
-            .next_delivery_deadline()
-            .await
-            .unwrap()
-            .is_some_and(|d| d <= 5_000)
-    );
-    assert!(
-        !store
-            .expire_deliveries(4_999)
-            .await
-            .unwrap()
-            .contains(&"cmd-dt".to_string())
-    );
-    assert!(
-        store
-            .expire_deliveries(5_000)
-            .await
-            .unwrap()
-            .contains(&"cmd-dt".to_string())
-    );
-    assert_eq!(
-        states(store, "cmd-dt").await,
-        vec![S::DeliveryTimedOut, S::DeliveryTimedOut]
-    );
+    assert!(store.next_delivery_deadline().await.unwrap().is_some_and(|d| d <= 5_000));
+    assert!(!store.expire_deliveries(4_999).await.unwrap().contains(&"cmd-dt".to_string()));
+    assert!(store.expire_deliveries(5_000).await.unwrap().contains(&"cmd-dt".to_string()));
+    assert_eq!(states(store, "cmd-dt").await, vec![S::DeliveryTimedOut, S::DeliveryTimedOut]);
     let c = store.get_command("cmd-dt").await.unwrap().unwrap();
     assert_eq!(
-        (
-            c.status.as_str(),
-            c.status_details.as_str(),
-            c.delivery_timed_out_count,
-            c.error_count
-        ),
+        (c.status.as_str(), c.status_details.as_str(), c.delivery_timed_out_count, c.error_count),
         ("TimedOut", "Delivery Timed Out", 2, 0)
     );
-    assert!(
-        store.claim("dt-0", 6_000).await.unwrap().is_empty(),
-        "a timed-out invocation is never delivered"
-    );
+    assert!(store.claim("dt-0", 6_000).await.unwrap().is_empty(), "a timed-out invocation is never delivered");
 }
 
 async fn deregistration_makes_undeliverable(store: &dyn Store) {
-    store
-        .create_activation(&activation("act-dr", 1, i64::MAX))
-        .await
-        .unwrap();
-    store
-        .register_node(&registration(
-            "act-dr",
-            "hash-act-dr",
-            "mi-0000000000000dead",
-            &[],
-        ))
-        .await
-        .unwrap();
+    store.create_activation(&activation("act-dr", 1, i64::MAX)).await.unwrap();
+    store.register_node(&registration("act-dr", "hash-act-dr", "mi-0000000000000dead", &[])).await.unwrap();
     let targets = vec!["mi-0000000000000dead".to_string()];
-    store
-        .create_command(&command("cmd-dr", &targets, 1, 0))
-        .await
-        .unwrap();
+    store.create_command(&command("cmd-dr", &targets, 1, 0)).await.unwrap();
     store.settle("cmd-dr", 1_000).await.unwrap();
-    let changed = store
-        .deregister_node("mi-0000000000000dead", 2_000)
-        .await
-        .unwrap();
+    let changed = store.deregister_node("mi-0000000000000dead", 2_000).await.unwrap();
     assert_eq!(changed, vec!["cmd-dr".to_string()]);
     assert_eq!(states(store, "cmd-dr").await, vec![S::Undeliverable]);
-    assert!(
-        store
-            .get_access_key("AKAGENTmi-0000000000000dead")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(store.get_access_key("AKAGENTmi-0000000000000dead").await.unwrap().is_none());
 }
 
 async fn list_filters_and_pages(store: &dyn Store) {
@@ -638,42 +307,19 @@ async fn list_filters_and_pages(store: &dyn Store) {
         limit: Some(limit),
         ..Default::default()
     };
-    let first: Vec<_> = store
-        .list_commands(&page(0, 2))
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.command_id)
-        .collect();
-    assert_eq!(
-        first,
-        vec!["cmd-lf-2".to_string(), "cmd-lf-1".to_string()],
-        "newest first"
-    );
+    let first: Vec<_> = store.list_commands(&page(0, 2)).await.unwrap().into_iter().map(|c| c.command_id).collect();
+    assert_eq!(first, vec!["cmd-lf-2".to_string(), "cmd-lf-1".to_string()], "newest first");
     let second = store.list_commands(&page(2, 2)).await.unwrap();
     assert_eq!(second.len(), 1);
-    let pending = CommandFilter {
-        statuses: vec!["Pending".into()],
-        instance_id: Some("lf-0".into()),
-        ..Default::default()
-    };
+    let pending =
+        CommandFilter { statuses: vec!["Pending".into()], instance_id: Some("lf-0".into()), ..Default::default() };
     assert_eq!(store.list_commands(&pending).await.unwrap().len(), 3);
-    let executing = CommandFilter {
-        executing: Some(false),
-        instance_id: Some("lf-0".into()),
-        ..Default::default()
-    };
+    let executing = CommandFilter { executing: Some(false), instance_id: Some("lf-0".into()), ..Default::default() };
     assert!(store.list_commands(&executing).await.unwrap().is_empty());
-    let inv = InvocationFilter {
-        instance_id: Some("lf-2".into()),
-        statuses: vec!["Pending".into()],
-        ..Default::default()
-    };
+    let inv =
+        InvocationFilter { instance_id: Some("lf-2".into()), statuses: vec!["Pending".into()], ..Default::default() };
     assert_eq!(store.list_invocations(&inv).await.unwrap().len(), 3);
-    let none = InvocationFilter {
-        instance_id: Some("lf-2".into()),
-        statuses: vec!["Success".into()],
-        ..Default::default()
-    };
+    let none =
+        InvocationFilter { instance_id: Some("lf-2".into()), statuses: vec!["Success".into()], ..Default::default() };
     assert!(store.list_invocations(&none).await.unwrap().is_empty());
 }

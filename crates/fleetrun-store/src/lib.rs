@@ -51,51 +51,24 @@ pub trait Store: Send + Sync {
     async fn get_node(&self, instance_id: &str) -> Result<Option<Node>>;
     async fn list_nodes(&self) -> Result<Vec<Node>>;
     /// Records a heartbeat (and fresh node facts, when given).
-    async fn touch_node(
-        &self,
-        instance_id: &str,
-        now_ms: i64,
-        info: Option<&NodeFacts>,
-    ) -> Result<()>;
+    async fn touch_node(&self, instance_id: &str, now_ms: i64, info: Option<&NodeFacts>) -> Result<()>;
     /// Removes a node and its agent keys; its invocations not yet picked up end Undeliverable.
     /// Returns the commands whose invocations changed.
     async fn deregister_node(&self, instance_id: &str, now_ms: i64) -> Result<Vec<String>>;
 
     // --- tags ---
-    async fn add_tags(
-        &self,
-        resource_type: &str,
-        resource_id: &str,
-        tags: &[(String, String)],
-    ) -> Result<()>;
-    async fn remove_tags(
-        &self,
-        resource_type: &str,
-        resource_id: &str,
-        keys: &[String],
-    ) -> Result<()>;
-    async fn list_tags(
-        &self,
-        resource_type: &str,
-        resource_id: &str,
-    ) -> Result<Vec<(String, String)>>;
+    async fn add_tags(&self, resource_type: &str, resource_id: &str, tags: &[(String, String)]) -> Result<()>;
+    async fn remove_tags(&self, resource_type: &str, resource_id: &str, keys: &[String]) -> Result<()>;
+    async fn list_tags(&self, resource_type: &str, resource_id: &str) -> Result<Vec<(String, String)>>;
 
     // --- documents ---
     /// Creates a document with version 1. Fails with AlreadyExists when the name is taken.
     async fn create_document(&self, document: &NewDocument) -> Result<DocumentVersion>;
     /// Adds version latest+1. Fails with Conflict when the content equals the latest version's.
-    async fn add_document_version(
-        &self,
-        name: &str,
-        version: &NewDocumentVersion,
-    ) -> Result<DocumentVersion>;
+    async fn add_document_version(&self, name: &str, version: &NewDocumentVersion) -> Result<DocumentVersion>;
     /// Inserts or refreshes a built-in document (owner `Amazon`), keeping it at version 1.
     async fn upsert_builtin_document(&self, document: &NewDocument) -> Result<()>;
-    async fn get_document(
-        &self,
-        name: &str,
-        version: VersionSelector<'_>,
-    ) -> Result<Option<DocumentVersion>>;
+    async fn get_document(&self, name: &str, version: VersionSelector<'_>) -> Result<Option<DocumentVersion>>;
     async fn list_documents(&self) -> Result<Vec<DocumentVersion>>;
     async fn list_document_versions(&self, name: &str) -> Result<Vec<DocumentVersion>>;
     async fn set_default_version(&self, name: &str, version: i64) -> Result<DocumentVersion>;
@@ -109,11 +82,7 @@ pub trait Store: Send + Sync {
     /// Commands newest first.
     async fn list_commands(&self, filter: &CommandFilter) -> Result<Vec<Command>>;
     async fn list_invocations(&self, filter: &InvocationFilter) -> Result<Vec<Invocation>>;
-    async fn get_invocation(
-        &self,
-        command_id: &str,
-        instance_id: &str,
-    ) -> Result<Option<Invocation>>;
+    async fn get_invocation(&self, command_id: &str, instance_id: &str) -> Result<Option<Invocation>>;
     async fn list_plugins(&self, command_id: &str, instance_id: &str) -> Result<Vec<Plugin>>;
 
     // --- the invocation lifecycle (each call applies core transitions and re-derives the command) ---
@@ -126,12 +95,7 @@ pub trait Store: Send + Sync {
     /// invocation had already finished: agents resend results they are not sure arrived.
     async fn finish(&self, result: &FinishedInvocation) -> Result<Option<Settled>>;
     /// Cancels some or all invocations of a command. Returns the nodes that must kill a running script.
-    async fn cancel(
-        &self,
-        command_id: &str,
-        instance_ids: Option<&[String]>,
-        now_ms: i64,
-    ) -> Result<Vec<String>>;
+    async fn cancel(&self, command_id: &str, instance_ids: Option<&[String]>, now_ms: i64) -> Result<Vec<String>>;
     /// Command ids with Cancelling invocations on this node.
     async fn cancels_for(&self, instance_id: &str) -> Result<Vec<String>>;
     /// Invocations still waiting for delivery past their command's deadline end Delivery Timed Out.

@@ -40,11 +40,7 @@ pub async fn kill_tree(pgid: i32, grace: Duration) {
         return;
     }
     let grace_ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX);
-    tracing::warn!(
-        pgid,
-        grace_ms,
-        "Process group outlived SIGTERM and the grace period; sending SIGKILL."
-    );
+    tracing::warn!(pgid, grace_ms, "Process group outlived SIGTERM and the grace period; sending SIGKILL.");
     if !signal_group(pgid, Signal::SIGKILL) {
         return;
     }
@@ -96,7 +92,5 @@ async fn wait_group_gone(pgid: i32, limit: Duration) -> bool {
 /// Runs the group probe on the blocking pool: on Linux it reads `/proc`, one file per process on
 /// the machine.
 async fn group_alive(pgid: i32) -> bool {
-    tokio::task::spawn_blocking(move || probe::group_alive(pgid))
-        .await
-        .unwrap_or(true)
+    tokio::task::spawn_blocking(move || probe::group_alive(pgid)).await.unwrap_or(true)
 }

@@ -105,13 +105,7 @@ mod tests {
     #[test]
     fn parse_proc_stat_counts_fields_from_the_last_parenthesis() {
         let stat = parse_proc_stat("42 (a) b (c)) Z 1 42 42 0 -1 4194560");
-        assert_eq!(
-            stat,
-            Some(ProcStat {
-                state: 'Z',
-                pgrp: 42
-            })
-        );
+        assert_eq!(stat, Some(ProcStat { state: 'Z', pgrp: 42 }));
         assert_eq!(parse_proc_stat("42 (sleep) S 7"), None);
         assert_eq!(parse_proc_stat(""), None);
     }

@@ -42,9 +42,7 @@ pub(super) struct Spawned {
 pub(super) fn spawn_step(spec: &RunSpec) -> Result<Spawned, RunnerError> {
     check_workdir(&spec.workdir)?;
     let dir = prepare_dir(&spec.dir)?;
-    let _guard = SCRIPT_EXEC_LOCK
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
+    let _guard = SCRIPT_EXEC_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
     let script = write_script(&dir, &spec.script)?;
     let stdout = open_output(&dir.join(STDOUT_FILE))?;
     let stderr = open_output(&dir.join(STDERR_FILE))?;
@@ -59,9 +57,7 @@ pub(super) fn spawn_step(spec: &RunSpec) -> Result<Spawned, RunnerError> {
     let pid = child.id().and_then(|pid| i32::try_from(pid).ok());
     let Some(pid) = pid else {
         // Unreachable in practice: a just-spawned child is never reaped before we ask for its id.
-        return Err(RunnerError::Spawn(io::Error::other(
-            "spawned wrapper has no pid",
-        )));
+        return Err(RunnerError::Spawn(io::Error::other("spawned wrapper has no pid")));
     };
     Ok(Spawned { pid, child, dir })
 }
@@ -101,16 +97,9 @@ fn check_workdir(workdir: &Path) -> Result<(), RunnerError> {
 /// The path is made absolute because the wrapper runs with the step's working directory as its
 /// current directory.
 fn prepare_dir(dir: &Path) -> Result<PathBuf, RunnerError> {
-    let create_error = |source| RunnerError::CreateDir {
-        path: dir.to_path_buf(),
-        source,
-    };
+    let create_error = |source| RunnerError::CreateDir { path: dir.to_path_buf(), source };
     let dir = std::path::absolute(dir).map_err(create_error)?;
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&dir)
-        .map_err(create_error)?;
+    fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).map_err(create_error)?;
     // The directory may already exist with a wider mode, and `mode` above is filtered by the umask.
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).map_err(create_error)?;
     for stale in [EXIT_CODE_FILE, "exit_code.tmp"] {
@@ -121,10 +110,9 @@ fn prepare_dir(dir: &Path) -> Result<PathBuf, RunnerError> {
 
 fn remove_if_present(path: &Path) -> Result<(), RunnerError> {
     match fs::remove_file(path) {
-        Err(source) if source.kind() != io::ErrorKind::NotFound => Err(RunnerError::RemoveStale {
-            path: path.to_path_buf(),
-            source,
-        }),
+        Err(source) if source.kind() != io::ErrorKind::NotFound => {
+            Err(RunnerError::RemoveStale { path: path.to_path_buf(), source })
+        }
         _ => Ok(()),
     }
 }
@@ -136,21 +124,13 @@ fn write_script(dir: &Path, text: &str) -> Result<PathBuf, RunnerError> {
     let path = dir.join(SCRIPT_FILE);
     let temporary = dir.join("_script.sh.tmp");
     let write = || -> io::Result<()> {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o700)
-            .open(&temporary)?;
+        let mut file = OpenOptions::new().write(true).create(true).truncate(true).mode(0o700).open(&temporary)?;
         file.set_permissions(fs::Permissions::from_mode(0o700))?;
         file.write_all(text.as_bytes())?;
         drop(file);
         fs::rename(&temporary, &path)
     };
-    write().map_err(|source| RunnerError::WriteScript {
-        path: path.clone(),
-        source,
-    })?;
+    write().map_err(|source| RunnerError::WriteScript { path: path.clone(), source })?;
     Ok(path)
 }
 
@@ -158,17 +138,9 @@ fn write_script(dir: &Path, text: &str) -> Result<PathBuf, RunnerError> {
 /// hold secrets).
 fn open_output(path: &Path) -> Result<File, RunnerError> {
     let open = || -> io::Result<File> {
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(path)?;
+        let file = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
         file.set_permissions(fs::Permissions::from_mode(0o600))?;
         Ok(file)
     };
-    open().map_err(|source| RunnerError::OpenOutput {
-        path: path.to_path_buf(),
-        source,
-    })
+    open().map_err(|source| RunnerError::OpenOutput { path: path.to_path_buf(), source })
 }

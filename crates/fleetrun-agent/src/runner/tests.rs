@@ -77,8 +77,7 @@ impl Fixture {
 
     /// Contents of a file in the step directory.
     fn output(&self, name: &str) -> String {
-        std::fs::read_to_string(self.spec.dir.join(name))
-            .unwrap_or_else(|e| panic!("read {name}: {e}"))
+        std::fs::read_to_string(self.spec.dir.join(name)).unwrap_or_else(|e| panic!("read {name}: {e}"))
     }
 
     fn work(&self, name: &str) -> PathBuf {
@@ -92,20 +91,12 @@ impl Fixture {
     /// Starts the step and waits for it with a far deadline and no cancellation.
     async fn run(&self) -> Outcome {
         let running = self.start().await;
-        bounded(
-            "step",
-            running.wait(far_deadline(), CancellationToken::new(), GRACE),
-        )
-        .await
+        bounded("step", running.wait(far_deadline(), CancellationToken::new(), GRACE)).await
     }
 }
 
 fn mode(path: &Path) -> u32 {
-    std::fs::metadata(path)
-        .expect("metadata")
-        .permissions()
-        .mode()
-        & 0o777
+    std::fs::metadata(path).expect("metadata").permissions().mode() & 0o777
 }
 
 fn on_path(program: &str) -> bool {
@@ -129,10 +120,7 @@ async fn wait_for_pids(path: &Path, lines: usize) -> BTreeSet<i32> {
         loop {
             let text = std::fs::read_to_string(path).unwrap_or_default();
             if text.ends_with('\n') && text.lines().count() >= lines {
-                return text
-                    .lines()
-                    .map(|line| line.trim().parse().expect("pid"))
-                    .collect();
+                return text.lines().map(|line| line.trim().parse().expect("pid")).collect();
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -202,8 +190,7 @@ async fn script_killed_by_signal_reports_128_plus_signo() {
 
 #[tokio::test]
 async fn more_than_a_mebibyte_of_output_lands_in_files() {
-    let script =
-        "head -c 1500000 /dev/zero | tr '\\0' a\nhead -c 1200000 /dev/zero | tr '\\0' b >&2\n";
+    let script = "head -c 1500000 /dev/zero | tr '\\0' a\nhead -c 1200000 /dev/zero | tr '\\0' b >&2\n";
     let fixture = Fixture::new(script);
     assert_eq!(fixture.run().await, Outcome::Exited { code: 0 });
     let stdout = fixture.output(STDOUT_FILE);
@@ -220,8 +207,7 @@ async fn shebang_line_is_honoured() {
         eprintln!("skipping shebang_line_is_honoured: python3 is not on PATH");
         return;
     }
-    let script =
-        "#!/usr/bin/env python3\nimport sys\nprint('python', sys.version_info[0])\nsys.exit(5)\n";
+    let script = "#!/usr/bin/env python3\nimport sys\nprint('python', sys.version_info[0])\nsys.exit(5)\n";
     let fixture = Fixture::new(script);
     assert_eq!(fixture.run().await, Outcome::Exited { code: 5 });
     assert_eq!(fixture.output(STDOUT_FILE), "python 3\n");
@@ -234,10 +220,7 @@ async fn script_without_shebang_runs_under_sh() {
     let fixture = Fixture::new("readlink /proc/$$/exe\necho \"sum=$((1 + 2))\"\n");
     assert_eq!(fixture.run().await, Outcome::Exited { code: 0 });
     let sh = std::fs::canonicalize("/bin/sh").expect("canonical /bin/sh");
-    assert_eq!(
-        fixture.output(STDOUT_FILE),
-        format!("{}\nsum=3\n", sh.display())
-    );
+    assert_eq!(fixture.output(STDOUT_FILE), format!("{}\nsum=3\n", sh.display()));
 }
 
 #[tokio::test]
@@ -255,17 +238,12 @@ async fn step_dir_and_script_are_private() {
 async fn existing_step_dir_is_tightened_and_stale_results_removed() {
     let fixture = Fixture::new("sleep 0.3\nexit 4\n");
     std::fs::create_dir_all(&fixture.spec.dir).expect("create step dir");
-    std::fs::set_permissions(&fixture.spec.dir, std::fs::Permissions::from_mode(0o755))
-        .expect("chmod");
+    std::fs::set_permissions(&fixture.spec.dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     std::fs::write(fixture.spec.dir.join(EXIT_CODE_FILE), "99\n").expect("stale exit_code");
     let running = fixture.start().await;
     assert_eq!(read_exit_code(&fixture.spec.dir), None);
     assert_eq!(mode(&fixture.spec.dir), 0o700);
-    let outcome = bounded(
-        "step",
-        running.wait(far_deadline(), CancellationToken::new(), GRACE),
-    )
-    .await;
+    let outcome = bounded("step", running.wait(far_deadline(), CancellationToken::new(), GRACE)).await;
     assert_eq!(outcome, Outcome::Exited { code: 4 });
 }
 
@@ -274,23 +252,15 @@ async fn workdir_is_honoured() {
     let fixture = Fixture::new("pwd -P\n");
     assert_eq!(fixture.run().await, Outcome::Exited { code: 0 });
     let workdir = std::fs::canonicalize(&fixture.spec.workdir).expect("canonical workdir");
-    assert_eq!(
-        fixture.output(STDOUT_FILE),
-        format!("{}\n", workdir.display())
-    );
+    assert_eq!(fixture.output(STDOUT_FILE), format!("{}\n", workdir.display()));
 }
 
 #[tokio::test]
 async fn missing_workdir_is_refused_before_anything_is_created() {
     let mut fixture = Fixture::new("echo never\n");
     fixture.spec.workdir = fixture.spec.workdir.join("missing");
-    let error = start(&fixture.spec)
-        .await
-        .expect_err("missing workdir must be refused");
-    assert!(
-        matches!(&error, RunnerError::WorkdirMissing(path) if *path == fixture.spec.workdir),
-        "{error:?}"
-    );
+    let error = start(&fixture.spec).await.expect_err("missing workdir must be refused");
+    assert!(matches!(&error, RunnerError::WorkdirMissing(path) if *path == fixture.spec.workdir), "{error:?}");
     assert!(!fixture.spec.dir.exists());
 }
 
@@ -311,11 +281,7 @@ async fn timeout_kills_the_whole_tree() {
     let mut pids = wait_for_pids(&fixture.work("pids"), TREE_PID_LINES).await;
     pids.insert(running.pid);
     let deadline = Instant::now() + Duration::from_millis(200);
-    let outcome = bounded(
-        "step",
-        running.wait(deadline, CancellationToken::new(), GRACE),
-    )
-    .await;
+    let outcome = bounded("step", running.wait(deadline, CancellationToken::new(), GRACE)).await;
     assert_eq!(outcome, Outcome::TimedOut);
     assert_all_gone(&pids).await;
     assert_eq!(read_exit_code(&fixture.spec.dir), None);
@@ -345,8 +311,7 @@ async fn cancel_kills_the_whole_tree() {
 #[tokio::test]
 async fn sigterm_ignoring_tree_is_killed_after_grace() {
     become_subreaper();
-    let fixture =
-        Fixture::new("trap '' TERM\nsleep 1000 &\necho $! >> pids\necho $$ >> pids\nwait\n");
+    let fixture = Fixture::new("trap '' TERM\nsleep 1000 &\necho $! >> pids\necho $$ >> pids\nwait\n");
     let running = fixture.start().await;
     let guard = GroupGuard(running.pid);
     let mut pids = wait_for_pids(&fixture.work("pids"), 2).await;
@@ -358,14 +323,8 @@ async fn sigterm_ignoring_tree_is_killed_after_grace() {
     let outcome = bounded("step", running.wait(far_deadline(), cancel, grace)).await;
     let elapsed = started.elapsed();
     assert_eq!(outcome, Outcome::Cancelled);
-    assert!(
-        elapsed >= grace,
-        "SIGKILL came before the grace period ended: {elapsed:?}"
-    );
-    assert!(
-        elapsed < grace + Duration::from_secs(3),
-        "kill took {elapsed:?}"
-    );
+    assert!(elapsed >= grace, "SIGKILL came before the grace period ended: {elapsed:?}");
+    assert!(elapsed < grace + Duration::from_secs(3), "kill took {elapsed:?}");
     assert_all_gone(&pids).await;
     guard.defuse();
 }
@@ -381,11 +340,7 @@ async fn exit_wins_over_a_deadline_that_is_also_due() {
         }
     })
     .await;
-    let outcome = bounded(
-        "step",
-        running.wait(Instant::now(), CancellationToken::new(), GRACE),
-    )
-    .await;
+    let outcome = bounded("step", running.wait(Instant::now(), CancellationToken::new(), GRACE)).await;
     assert_eq!(outcome, Outcome::Exited { code: 5 });
 }
 
@@ -400,18 +355,9 @@ async fn adopt_after_agent_crash_gets_exit_code_and_full_output() {
     // Simulates the agent dying: the handle goes away without a wait.
     drop(running);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(
-        probe::leader_alive(pid),
-        "dropping Running must not stop the step"
-    );
+    assert!(probe::leader_alive(pid), "dropping Running must not stop the step");
     std::fs::write(fixture.work("go"), "").expect("release the script");
-    let outcome = adopt(
-        pid,
-        &fixture.spec.dir,
-        far_deadline(),
-        CancellationToken::new(),
-        GRACE,
-    );
+    let outcome = adopt(pid, &fixture.spec.dir, far_deadline(), CancellationToken::new(), GRACE);
     assert_eq!(bounded("adopt", outcome).await, Outcome::Exited { code: 7 });
     let stdout = fixture.output(STDOUT_FILE);
     assert_eq!(stdout.lines().count(), 20000);
@@ -429,23 +375,11 @@ async fn adopt_of_a_gone_pid_without_exit_code_is_lost() {
     cancel.cancel();
     let outcome = bounded("step", running.wait(far_deadline(), cancel, GRACE)).await;
     assert_eq!(outcome, Outcome::Cancelled);
-    let outcome = adopt(
-        pid,
-        &fixture.spec.dir,
-        far_deadline(),
-        CancellationToken::new(),
-        GRACE,
-    );
+    let outcome = adopt(pid, &fixture.spec.dir, far_deadline(), CancellationToken::new(), GRACE);
     assert_eq!(bounded("adopt", outcome).await, Outcome::Lost);
     // The same gone pid with a recorded exit status reports that status.
     std::fs::write(fixture.spec.dir.join(EXIT_CODE_FILE), "5\n").expect("write exit_code");
-    let outcome = adopt(
-        pid,
-        &fixture.spec.dir,
-        far_deadline(),
-        CancellationToken::new(),
-        GRACE,
-    );
+    let outcome = adopt(pid, &fixture.spec.dir, far_deadline(), CancellationToken::new(), GRACE);
     assert_eq!(bounded("adopt", outcome).await, Outcome::Exited { code: 5 });
 }
 
@@ -455,25 +389,13 @@ async fn adopt_treats_a_pid_that_leads_no_group_as_reused() {
     std::fs::create_dir_all(&fixture.spec.dir).expect("step dir");
     // A live process in our own process group: its pid is not its group id, so it cannot be a step
     // wrapper.
-    let mut stranger = std::process::Command::new("sleep")
-        .arg("30")
-        .spawn()
-        .expect("spawn sleep");
+    let mut stranger = std::process::Command::new("sleep").arg("30").spawn().expect("spawn sleep");
     let pid = i32::try_from(stranger.id()).expect("pid fits i32");
     let started = Instant::now();
-    let outcome = adopt(
-        pid,
-        &fixture.spec.dir,
-        far_deadline(),
-        CancellationToken::new(),
-        GRACE,
-    );
+    let outcome = adopt(pid, &fixture.spec.dir, far_deadline(), CancellationToken::new(), GRACE);
     assert_eq!(bounded("adopt", outcome).await, Outcome::Lost);
     assert!(started.elapsed() < Duration::from_secs(1));
-    assert!(
-        kill(Pid::from_raw(pid), None).is_ok(),
-        "adopt must not signal a stranger"
-    );
+    assert!(kill(Pid::from_raw(pid), None).is_ok(), "adopt must not signal a stranger");
     stranger.kill().expect("kill sleep");
     stranger.wait().expect("reap sleep");
 }
@@ -511,13 +433,7 @@ async fn adopt_honors_the_deadline() {
     pids.insert(pid);
     drop(running);
     let deadline = Instant::now() + Duration::from_millis(300);
-    let outcome = adopt(
-        pid,
-        &fixture.spec.dir,
-        deadline,
-        CancellationToken::new(),
-        GRACE,
-    );
+    let outcome = adopt(pid, &fixture.spec.dir, deadline, CancellationToken::new(), GRACE);
     assert_eq!(bounded("adopt", outcome).await, Outcome::TimedOut);
     assert_all_gone(&pids).await;
     guard.defuse();
@@ -527,11 +443,7 @@ async fn adopt_honors_the_deadline() {
 async fn kill_tree_of_a_gone_group_returns_at_once() {
     let started = Instant::now();
     // Pids above the default pid_max of 4194304 cannot exist.
-    bounded(
-        "kill_tree",
-        kill_tree(i32::MAX - 7, Duration::from_secs(30)),
-    )
-    .await;
+    bounded("kill_tree", kill_tree(i32::MAX - 7, Duration::from_secs(30))).await;
     assert!(started.elapsed() < Duration::from_secs(1));
 }
 
@@ -557,12 +469,8 @@ fn read_exit_code_parses_the_wrapper_file() {
 fn debug_of_run_spec_hides_env_values_and_script() {
     let fixture = Fixture::new("echo secret-script\n");
     let mut spec = fixture.spec.clone();
-    spec.env
-        .push(("AWS_SECRET_ACCESS_KEY".to_owned(), "hunter2".to_owned()));
+    spec.env.push(("AWS_SECRET_ACCESS_KEY".to_owned(), "hunter2".to_owned()));
     let debug = format!("{spec:?}");
     assert!(debug.contains("AWS_SECRET_ACCESS_KEY"), "{debug}");
-    assert!(
-        !debug.contains("hunter2") && !debug.contains("secret-script"),
-        "{debug}"
-    );
+    assert!(!debug.contains("hunter2") && !debug.contains("secret-script"), "{debug}");
 }

@@ -22,8 +22,7 @@ pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 const CREDENTIAL_TERMINATOR: &str = "aws4_request";
 
 /// `X-Amz-Date` layout: ISO-8601 basic format, UTC, whole seconds.
-const AMZ_DATE: &[BorrowedFormatItem<'static>] =
-    format_description!("[year][month][day]T[hour][minute][second]Z");
+const AMZ_DATE: &[BorrowedFormatItem<'static>] = format_description!("[year][month][day]T[hour][minute][second]Z");
 
 /// A parsed SigV4 `Authorization` header together with the request time and session token.
 #[derive(Clone, PartialEq, Eq)]
@@ -53,10 +52,7 @@ impl fmt::Debug for AuthorizationHeader {
             .field("signed_headers", &self.signed_headers)
             .field("signature", &self.signature)
             .field("request_time", &format_amz_date(self.request_time))
-            .field(
-                "session_token",
-                &self.session_token.as_ref().map(|_| "** redacted **"),
-            )
+            .field("session_token", &self.session_token.as_ref().map(|_| "** redacted **"))
             .finish()
     }
 }
@@ -67,8 +63,7 @@ impl fmt::Debug for AuthorizationHeader {
 /// No `Authorization` header is `AuthError::Missing`; anything else that is wrong is
 /// `AuthError::Malformed`.
 pub fn parse_authorization(headers: &HeaderMap) -> Result<AuthorizationHeader, AuthError> {
-    let authorization =
-        single_header(headers, AUTHORIZATION.as_str())?.ok_or(AuthError::Missing)?;
+    let authorization = single_header(headers, AUTHORIZATION.as_str())?.ok_or(AuthError::Missing)?;
     let fields = Fields::parse(authorization)?;
     let scope = CredentialScope::parse(fields.credential)?;
     let amz_date = single_header(headers, X_AMZ_DATE)?.ok_or_else(|| {
@@ -90,9 +85,7 @@ pub fn parse_authorization(headers: &HeaderMap) -> Result<AuthorizationHeader, A
 
 /// Formats a time the way `X-Amz-Date` carries it, dropping sub-second precision.
 pub(crate) fn format_amz_date(time: SystemTime) -> String {
-    OffsetDateTime::from(time)
-        .format(AMZ_DATE)
-        .unwrap_or_else(|_| "<unrepresentable time>".to_owned())
+    OffsetDateTime::from(time).format(AMZ_DATE).unwrap_or_else(|_| "<unrepresentable time>".to_owned())
 }
 
 /// The value of a header that may appear at most once, as text.
@@ -102,13 +95,10 @@ fn single_header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a st
         return Ok(None);
     };
     if values.next().is_some() {
-        return Err(AuthError::Malformed(format!(
-            "Only one '{name}' header is allowed."
-        )));
+        return Err(AuthError::Malformed(format!("Only one '{name}' header is allowed.")));
     }
-    let value = value.to_str().map_err(|_| {
-        AuthError::Malformed(format!("The '{name}' header is not valid ASCII text."))
-    })?;
+    let value =
+        value.to_str().map_err(|_| AuthError::Malformed(format!("The '{name}' header is not valid ASCII text.")))?;
     Ok(Some(value))
 }
 
@@ -122,9 +112,8 @@ struct Fields<'a> {
 impl<'a> Fields<'a> {
     fn parse(authorization: &'a str) -> Result<Fields<'a>, AuthError> {
         let authorization = authorization.trim();
-        let (algorithm, parameters) = authorization
-            .split_once(|c: char| c.is_ascii_whitespace())
-            .unwrap_or((authorization, ""));
+        let (algorithm, parameters) =
+            authorization.split_once(|c: char| c.is_ascii_whitespace()).unwrap_or((authorization, ""));
         if algorithm != ALGORITHM {
             return Err(AuthError::Malformed(format!(
                 "Unsupported authorization algorithm '{algorithm}'; only {ALGORITHM} is accepted."
@@ -132,11 +121,7 @@ impl<'a> Fields<'a> {
         }
 
         let (mut credential, mut signed_headers, mut signature) = (None, None, None);
-        for pair in parameters
-            .split(',')
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-        {
+        for pair in parameters.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').ok_or_else(|| {
                 AuthError::Malformed(format!(
                     "'{pair}' not a valid key=value pair (missing equal-sign) in Authorization header: '{authorization}'."
@@ -161,11 +146,7 @@ impl<'a> Fields<'a> {
 
         match (credential, signed_headers, signature) {
             (Some(credential), Some(signed_headers), Some(signature)) if !signature.is_empty() => {
-                Ok(Fields {
-                    credential,
-                    signed_headers,
-                    signature,
-                })
+                Ok(Fields { credential, signed_headers, signature })
             }
             (credential, signed_headers, signature) => Err(missing_parameters(
                 authorization,
@@ -183,9 +164,7 @@ impl<'a> Fields<'a> {
 fn missing_parameters(authorization: &str, parameters: [(&str, Option<&str>); 3]) -> AuthError {
     let mut message = String::new();
     for (name, _) in parameters.iter().filter(|(_, value)| value.is_none()) {
-        message.push_str(&format!(
-            "Authorization header requires '{name}' parameter. "
-        ));
+        message.push_str(&format!("Authorization header requires '{name}' parameter. "));
     }
     message.push_str(&format!("Authorization={authorization}"));
     AuthError::Malformed(message)
@@ -219,12 +198,7 @@ impl<'a> CredentialScope<'a> {
         if access_key_id.is_empty() || region.is_empty() || service.is_empty() || !is_date {
             return Err(malformed());
         }
-        Ok(CredentialScope {
-            access_key_id,
-            date_stamp,
-            region,
-            service,
-        })
+        Ok(CredentialScope { access_key_id, date_stamp, region, service })
     }
 }
 
@@ -233,15 +207,11 @@ fn parse_signed_headers(value: &str) -> Result<Vec<String>, AuthError> {
     for name in value.split(';') {
         let valid = HeaderName::from_bytes(name.as_bytes()).is_ok();
         if !valid {
-            return Err(AuthError::Malformed(format!(
-                "SignedHeaders contains an invalid header name: '{value}'."
-            )));
+            return Err(AuthError::Malformed(format!("SignedHeaders contains an invalid header name: '{value}'.")));
         }
         let name = name.to_ascii_lowercase();
         if names.contains(&name) {
-            return Err(AuthError::Malformed(format!(
-                "SignedHeaders names '{name}' more than once: '{value}'."
-            )));
+            return Err(AuthError::Malformed(format!("SignedHeaders names '{name}' more than once: '{value}'.")));
         }
         names.push(name);
     }
@@ -254,10 +224,7 @@ fn parse_amz_date(value: &str) -> Result<SystemTime, AuthError> {
             "X-Amz-Date must be in ISO-8601 basic format (YYYYMMDD'T'HHMMSS'Z'). Got '{value}'."
         ))
     };
-    let time: SystemTime = PrimitiveDateTime::parse(value, AMZ_DATE)
-        .map_err(|_| malformed())?
-        .assume_utc()
-        .into();
+    let time: SystemTime = PrimitiveDateTime::parse(value, AMZ_DATE).map_err(|_| malformed())?.assume_utc().into();
     // The signer re-derives the header from the parsed time, so only the canonical spelling is accepted.
     if format_amz_date(time) != value {
         return Err(malformed());

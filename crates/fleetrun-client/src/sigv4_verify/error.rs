@@ -59,9 +59,7 @@ impl AuthError {
                  the signature you provided. Check your AWS Secret Access Key and signing method. \
                  Consult the service documentation for details."
                 .to_owned(),
-            AuthError::UnknownAccessKey => {
-                "The security token included in the request is invalid.".to_owned()
-            }
+            AuthError::UnknownAccessKey => "The security token included in the request is invalid.".to_owned(),
         }
     }
 }
@@ -73,21 +71,13 @@ mod tests {
     #[test]
     fn codes_and_messages_match_aws() {
         let cases = [
-            (
-                AuthError::Missing,
-                "MissingAuthenticationTokenException",
-                "Missing Authentication Token",
-            ),
+            (AuthError::Missing, "MissingAuthenticationTokenException", "Missing Authentication Token"),
             (
                 AuthError::Malformed("Authorization header requires 'Signature' parameter.".into()),
                 "IncompleteSignatureException",
                 "Authorization header requires 'Signature' parameter.",
             ),
-            (
-                AuthError::Expired("Signature expired: x".into()),
-                "InvalidSignatureException",
-                "Signature expired: x",
-            ),
+            (AuthError::Expired("Signature expired: x".into()), "InvalidSignatureException", "Signature expired: x"),
             (
                 AuthError::SignatureMismatch,
                 "InvalidSignatureException",

@@ -34,15 +34,7 @@ impl Received {
     #[track_caller]
     fn verify_with(&self, secret: &str, now: SystemTime) -> Result<(), AuthError> {
         let auth = self.auth().expect("request parses");
-        verify(
-            &self.method,
-            &self.uri,
-            &self.headers,
-            &self.body,
-            &auth,
-            secret,
-            now,
-        )
+        verify(&self.method, &self.uri, &self.headers, &self.body, &auth, secret, now)
     }
 
     #[track_caller]
@@ -51,8 +43,7 @@ impl Received {
     }
 
     fn set_header(&mut self, name: &'static str, value: &str) {
-        self.headers
-            .insert(name, HeaderValue::from_str(value).unwrap());
+        self.headers.insert(name, HeaderValue::from_str(value).unwrap());
     }
 
     fn authorization(&self) -> String {
@@ -70,26 +61,11 @@ fn credentials(session_token: Option<&str>) -> Credentials {
 
 fn signed(request: http::Request<Vec<u8>>, session_token: Option<&str>) -> Received {
     let mut request = request;
-    let scope = SigningScope {
-        region: "eu-west-1",
-        service: "ssm",
-        time: signed_at(),
-    };
+    let scope = SigningScope { region: "eu-west-1", service: "ssm", time: signed_at() };
     sign_request(&mut request, &credentials(session_token), &scope).unwrap();
     let (parts, body) = request.into_parts();
-    let origin_form = parts
-        .uri
-        .path_and_query()
-        .unwrap()
-        .as_str()
-        .parse()
-        .unwrap();
-    Received {
-        method: parts.method,
-        uri: origin_form,
-        headers: parts.headers,
-        body,
-    }
+    let origin_form = parts.uri.path_and_query().unwrap().as_str().parse().unwrap();
+    Received { method: parts.method, uri: origin_form, headers: parts.headers, body }
 }
 
 fn ssm_call(session_token: Option<&str>) -> Received {
@@ -119,10 +95,7 @@ fn round_trip_without_session_token() {
     assert_eq!(auth.date_stamp, "20261126");
     assert_eq!(auth.region, "eu-west-1");
     assert_eq!(auth.service, "ssm");
-    assert_eq!(
-        auth.signed_headers,
-        ["content-type", "host", "x-amz-date", "x-amz-target"]
-    );
+    assert_eq!(auth.signed_headers, ["content-type", "host", "x-amz-date", "x-amz-target"]);
     assert_eq!(auth.request_time, signed_at());
     assert_eq!(auth.session_token, None);
     assert_eq!(request.verify(), Ok(()));
@@ -133,16 +106,9 @@ fn round_trip_with_session_token() {
     let request = ssm_call(Some(TOKEN));
     let auth = request.auth().unwrap();
     assert_eq!(auth.session_token.as_deref(), Some(TOKEN));
-    assert!(
-        auth.signed_headers
-            .iter()
-            .any(|h| h == "x-amz-security-token")
-    );
+    assert!(auth.signed_headers.iter().any(|h| h == "x-amz-security-token"));
     assert_eq!(request.verify(), Ok(()));
-    assert!(
-        !format!("{auth:?}").contains(TOKEN),
-        "Debug leaks the token"
-    );
+    assert!(!format!("{auth:?}").contains(TOKEN), "Debug leaks the token");
 }
 
 #[test]
@@ -162,10 +128,7 @@ fn known_aws_test_vector_verifies() {
     let auth = parse_authorization(&headers).unwrap();
     let now = auth.request_time + Duration::from_secs(60);
     let uri = Uri::from_static("/");
-    assert_eq!(
-        verify(&Method::GET, &uri, &headers, b"", &auth, SECRET, now),
-        Ok(())
-    );
+    assert_eq!(verify(&Method::GET, &uri, &headers, b"", &auth, SECRET, now), Ok(()));
 }
 
 #[test]
@@ -216,24 +179,15 @@ fn unsigned_headers_added_in_transit_are_ignored() {
 fn wrong_secret_is_rejected() {
     let request = ssm_call(None);
     let now = signed_at();
-    assert_eq!(
-        request.verify_with("not-the-secret", now),
-        Err(AuthError::SignatureMismatch)
-    );
+    assert_eq!(request.verify_with("not-the-secret", now), Err(AuthError::SignatureMismatch));
 }
 
 #[test]
 fn clock_skew_up_to_five_minutes_is_accepted() {
     let request = ssm_call(None);
     let five_minutes = Duration::from_secs(300);
-    assert_eq!(
-        request.verify_with(SECRET, signed_at() + five_minutes),
-        Ok(())
-    );
-    assert_eq!(
-        request.verify_with(SECRET, signed_at() - five_minutes),
-        Ok(())
-    );
+    assert_eq!(request.verify_with(SECRET, signed_at() + five_minutes), Ok(()));
+    assert_eq!(request.verify_with(SECRET, signed_at() - five_minutes), Ok(()));
 }
 
 #[test]
@@ -271,14 +225,9 @@ fn request_six_minutes_ahead_is_not_yet_current() {
 #[test]
 fn host_must_be_signed() {
     let mut request = ssm_call(None);
-    let authorization = request
-        .authorization()
-        .replace("content-type;host;", "content-type;");
+    let authorization = request.authorization().replace("content-type;host;", "content-type;");
     request.set_header("authorization", &authorization);
-    assert_malformed(
-        request.verify(),
-        "'Host' or ':authority' must be a 'SignedHeader'",
-    );
+    assert_malformed(request.verify(), "'Host' or ':authority' must be a 'SignedHeader'");
 }
 
 #[test]
@@ -293,10 +242,7 @@ fn x_amz_date_must_be_signed() {
 fn session_token_must_be_signed_when_sent() {
     let mut request = ssm_call(None);
     request.set_header("x-amz-security-token", TOKEN);
-    assert_malformed(
-        request.verify(),
-        "'X-Amz-Security-Token' must be a 'SignedHeader'",
-    );
+    assert_malformed(request.verify(), "'X-Amz-Security-Token' must be a 'SignedHeader'");
 
     let mut request = ssm_call(Some(TOKEN));
     request.headers.remove("x-amz-security-token");
@@ -336,9 +282,7 @@ fn scope_date_must_match_x_amz_date() {
 #[test]
 fn scope_region_and_service_are_part_of_the_signature() {
     let mut request = ssm_call(None);
-    let authorization = request
-        .authorization()
-        .replace("/eu-west-1/ssm/", "/us-east-1/ssm/");
+    let authorization = request.authorization().replace("/eu-west-1/ssm/", "/us-east-1/ssm/");
     request.set_header("authorization", &authorization);
     assert_eq!(request.verify(), Err(AuthError::SignatureMismatch));
 }
@@ -357,10 +301,9 @@ fn whitespace_after_commas_is_tolerated() {
 
 #[test]
 fn get_with_query_round_trips_and_query_is_signed() {
-    let request =
-        http::Request::get("http://127.0.0.1:18555/output/cmd-1/i-1/stdout?offset=10&limit=5")
-            .body(Vec::new())
-            .unwrap();
+    let request = http::Request::get("http://127.0.0.1:18555/output/cmd-1/i-1/stdout?offset=10&limit=5")
+        .body(Vec::new())
+        .unwrap();
     let mut request = signed(request, None);
     assert_eq!(request.verify(), Ok(()));
 
@@ -380,24 +323,15 @@ fn missing_authorization_is_missing() {
     let mut request = ssm_call(None);
     request.headers.remove("authorization");
     assert_eq!(request.auth(), Err(AuthError::Missing));
-    assert_eq!(
-        AuthError::Missing.aws_code(),
-        "MissingAuthenticationTokenException"
-    );
+    assert_eq!(AuthError::Missing.aws_code(), "MissingAuthenticationTokenException");
 }
 
 #[test]
 fn garbage_authorization_headers_are_malformed() {
     let valid = ssm_call(None).authorization();
     let cases = [
-        (
-            "Bearer eyJhbGciOiJIUzI1NiJ9.e30.x",
-            "Unsupported authorization algorithm 'Bearer'",
-        ),
-        (
-            "AWS AKIDEXAMPLE:c2lnbmF0dXJl",
-            "Unsupported authorization algorithm 'AWS'",
-        ),
+        ("Bearer eyJhbGciOiJIUzI1NiJ9.e30.x", "Unsupported authorization algorithm 'Bearer'"),
+        ("AWS AKIDEXAMPLE:c2lnbmF0dXJl", "Unsupported authorization algorithm 'AWS'"),
         ("", "Unsupported authorization algorithm ''"),
         (
             "AWS4-HMAC-SHA256",
@@ -452,9 +386,7 @@ fn garbage_authorization_headers_are_malformed() {
     }
 
     let mut request = ssm_call(None);
-    request
-        .headers
-        .append("authorization", HeaderValue::from_str(&valid).unwrap());
+    request.headers.append("authorization", HeaderValue::from_str(&valid).unwrap());
     assert_malformed(request.auth(), "Only one 'authorization' header");
 }
 
@@ -462,17 +394,9 @@ fn garbage_authorization_headers_are_malformed() {
 fn x_amz_date_is_required_and_strict() {
     let mut request = ssm_call(None);
     request.headers.remove("x-amz-date");
-    assert_malformed(
-        request.auth(),
-        "requires existence of a 'X-Amz-Date' header",
-    );
+    assert_malformed(request.auth(), "requires existence of a 'X-Amz-Date' header");
 
-    for bad in [
-        "2026-11-26T03:18:19Z",
-        "20261126T031819",
-        "20261126T031819+0000",
-        "20261332T031819Z",
-    ] {
+    for bad in ["2026-11-26T03:18:19Z", "20261126T031819", "20261126T031819+0000", "20261332T031819Z"] {
         let mut request = ssm_call(None);
         request.set_header("x-amz-date", bad);
         assert_malformed(request.auth(), "ISO-8601 basic format");
@@ -482,19 +406,13 @@ fn x_amz_date_is_required_and_strict() {
 #[test]
 fn non_utf8_authorization_is_malformed_not_a_panic() {
     let mut request = ssm_call(None);
-    request.headers.insert(
-        "authorization",
-        HeaderValue::from_bytes(b"AWS4-HMAC-SHA256 Credential=\xff").unwrap(),
-    );
+    request.headers.insert("authorization", HeaderValue::from_bytes(b"AWS4-HMAC-SHA256 Credential=\xff").unwrap());
     assert_malformed(request.auth(), "not valid ASCII text");
 }
 
 #[test]
 fn non_ascii_signed_header_value_does_not_panic() {
     let mut request = ssm_call(None);
-    request.headers.insert(
-        "x-amz-target",
-        HeaderValue::from_bytes("AmazonSSM.Caf\u{e9}".as_bytes()).unwrap(),
-    );
+    request.headers.insert("x-amz-target", HeaderValue::from_bytes("AmazonSSM.Caf\u{e9}".as_bytes()).unwrap());
     assert!(request.verify().is_err());
 }

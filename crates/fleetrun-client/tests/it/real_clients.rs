@@ -41,22 +41,10 @@ fn assert_verifies(request: &Captured, expected: &Expected) {
     assert_eq!(auth.signed_headers, signed);
 
     let check = |secret: &str| {
-        verify(
-            &request.method,
-            &request.uri,
-            &request.headers,
-            &request.body,
-            &auth,
-            secret,
-            SystemTime::now(),
-        )
+        verify(&request.method, &request.uri, &request.headers, &request.body, &auth, secret, SystemTime::now())
     };
     assert_eq!(check(SECRET), Ok(()), "right secret must verify: {auth:?}");
-    assert_eq!(
-        check("wrong-secret"),
-        Err(AuthError::SignatureMismatch),
-        "wrong secret must not verify"
-    );
+    assert_eq!(check("wrong-secret"), Err(AuthError::SignatureMismatch), "wrong secret must not verify");
 }
 
 #[track_caller]
@@ -107,9 +95,7 @@ client.describe_instance_information()
 
 fn boto3(endpoint: &str, region: &str, session_token: Option<&str>) -> Command {
     let mut command = command_without_aws_env("python3");
-    command
-        .args(["-c", BOTO3_SCRIPT, endpoint, region, ACCESS_KEY_ID, SECRET])
-        .arg(session_token.unwrap_or(""));
+    command.args(["-c", BOTO3_SCRIPT, endpoint, region, ACCESS_KEY_ID, SECRET]).arg(session_token.unwrap_or(""));
     command
 }
 
@@ -117,14 +103,7 @@ fn boto3(endpoint: &str, region: &str, session_token: Option<&str>) -> Command {
 fn aws_cli_request_verifies() {
     let request = capture_one(|endpoint| aws_cli(endpoint, None));
     assert_eq!(request.body, b"{}");
-    assert_verifies(
-        &request,
-        &Expected {
-            region: "eu-west-1",
-            target: "AmazonSSM.ListCommands",
-            session_token: None,
-        },
-    );
+    assert_verifies(&request, &Expected { region: "eu-west-1", target: "AmazonSSM.ListCommands", session_token: None });
 }
 
 #[test]
@@ -132,11 +111,7 @@ fn aws_cli_request_with_session_token_verifies() {
     let request = capture_one(|endpoint| aws_cli(endpoint, Some(SESSION_TOKEN)));
     assert_verifies(
         &request,
-        &Expected {
-            region: "eu-west-1",
-            target: "AmazonSSM.ListCommands",
-            session_token: Some(SESSION_TOKEN),
-        },
+        &Expected { region: "eu-west-1", target: "AmazonSSM.ListCommands", session_token: Some(SESSION_TOKEN) },
     );
 }
 
@@ -158,10 +133,6 @@ fn boto3_request_verifies() {
     let request = capture_one(|endpoint| boto3(endpoint, "us-west-2", None));
     assert_verifies(
         &request,
-        &Expected {
-            region: "us-west-2",
-            target: "AmazonSSM.DescribeInstanceInformation",
-            session_token: None,
-        },
+        &Expected { region: "us-west-2", target: "AmazonSSM.DescribeInstanceInformation", session_token: None },
     );
 }

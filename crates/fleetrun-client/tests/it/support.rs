@@ -47,11 +47,7 @@ pub(crate) struct Canned {
 
 impl Canned {
     pub(crate) fn amz_json(status: u16, body: &str) -> Canned {
-        Canned {
-            status,
-            content_type: "application/x-amz-json-1.1",
-            body: body.to_owned(),
-        }
+        Canned { status, content_type: "application/x-amz-json-1.1", body: body.to_owned() }
     }
 }
 
@@ -100,9 +96,7 @@ fn accept_before(listener: &TcpListener, deadline: Instant) -> Result<TcpStream,
         match listener.accept() {
             Ok((stream, _)) => {
                 stream.set_nonblocking(false).map_err(|e| e.to_string())?;
-                stream
-                    .set_read_timeout(Some(READ_TIMEOUT))
-                    .map_err(|e| e.to_string())?;
+                stream.set_read_timeout(Some(READ_TIMEOUT)).map_err(|e| e.to_string())?;
                 return Ok(stream);
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock && Instant::now() < deadline => {
@@ -126,11 +120,7 @@ fn read_request(stream: &mut TcpStream) -> Result<Captured, String> {
     };
     let (method, uri, headers) = parse_head(&buffer[..head_end])?;
     let length: usize = match headers.get("content-length") {
-        Some(value) => value
-            .to_str()
-            .unwrap()
-            .parse()
-            .map_err(|_| "bad Content-Length")?,
+        Some(value) => value.to_str().unwrap().parse().map_err(|_| "bad Content-Length")?,
         None if headers.contains_key("transfer-encoding") => {
             return Err("chunked bodies are not supported".to_owned());
         }
@@ -140,12 +130,7 @@ fn read_request(stream: &mut TcpStream) -> Result<Captured, String> {
     while buffer.len() < body_start + length {
         read_more(stream, &mut buffer)?;
     }
-    Ok(Captured {
-        method,
-        uri,
-        headers,
-        body: buffer[body_start..body_start + length].to_vec(),
-    })
+    Ok(Captured { method, uri, headers, body: buffer[body_start..body_start + length].to_vec() })
 }
 
 fn parse_head(head: &[u8]) -> Result<(Method, Uri, HeaderMap), String> {
@@ -156,21 +141,15 @@ fn parse_head(head: &[u8]) -> Result<(Method, Uri, HeaderMap), String> {
     let (Some(method), Some(target)) = (parts.next(), parts.next()) else {
         return Err(format!("bad request line {request_line:?}"));
     };
-    let method = method
-        .parse()
-        .map_err(|_| format!("bad method {method:?}"))?;
-    let uri = target
-        .parse()
-        .map_err(|_| format!("bad target {target:?}"))?;
+    let method = method.parse().map_err(|_| format!("bad method {method:?}"))?;
+    let uri = target.parse().map_err(|_| format!("bad target {target:?}"))?;
     Ok((method, uri, parse_headers(lines)?))
 }
 
 fn parse_headers<'a>(lines: impl Iterator<Item = &'a str>) -> Result<HeaderMap, String> {
     let mut headers = HeaderMap::new();
     for line in lines {
-        let (name, value) = line
-            .split_once(':')
-            .ok_or_else(|| format!("bad header line {line:?}"))?;
+        let (name, value) = line.split_once(':').ok_or_else(|| format!("bad header line {line:?}"))?;
         let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|e| e.to_string())?;
         let value = HeaderValue::from_str(value.trim()).map_err(|e| e.to_string())?;
         headers.append(name, value);
@@ -180,9 +159,7 @@ fn parse_headers<'a>(lines: impl Iterator<Item = &'a str>) -> Result<HeaderMap, 
 
 fn read_more(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Result<(), String> {
     let mut chunk = [0u8; 4096];
-    let n = stream
-        .read(&mut chunk)
-        .map_err(|e| format!("reading request: {e}"))?;
+    let n = stream.read(&mut chunk).map_err(|e| format!("reading request: {e}"))?;
     if n == 0 {
         return Err("connection closed mid-request".to_owned());
     }
@@ -191,9 +168,7 @@ fn read_more(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Result<(), String>
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
+    haystack.windows(needle.len()).position(|window| window == needle)
 }
 
 fn write_response(stream: &mut TcpStream, response: &Canned) -> std::io::Result<()> {
@@ -218,11 +193,7 @@ fn write_response(stream: &mut TcpStream, response: &Canned) -> std::io::Result<
 #[track_caller]
 pub(crate) fn run_with_deadline(mut command: Command, deadline: Duration) -> Output {
     let program = command.get_program().to_string_lossy().into_owned();
-    let mut child = match command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-    {
+    let mut child = match command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn() {
         Ok(child) => child,
         Err(e) if e.kind() == ErrorKind::NotFound => panic!(
             "`{program}` is not installed or not on PATH; these tests need the aws CLI (awscli v1) \

@@ -36,11 +36,8 @@ pub fn builtin_document(name: &str) -> Option<&'static BuiltinDocument> {
     BUILTIN_DOCUMENTS.iter().find(|doc| doc.name == name)
 }
 
-static BUILTIN_DOCUMENTS: [BuiltinDocument; 1] = [BuiltinDocument {
-    name: "AWS-RunShellScript",
-    content: AWS_RUN_SHELL_SCRIPT,
-    kind: DocumentKind::Command,
-}];
+static BUILTIN_DOCUMENTS: [BuiltinDocument; 1] =
+    [BuiltinDocument { name: "AWS-RunShellScript", content: AWS_RUN_SHELL_SCRIPT, kind: DocumentKind::Command }];
 
 /// Like AWS's document, `executionTimeout` allows 1 to 172800 seconds and `commands` needs at
 /// least one line.

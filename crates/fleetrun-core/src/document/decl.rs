@@ -18,8 +18,7 @@ use super::{DocumentError, ParameterError};
 /// SSM itself accepts more at create time, but the agent silently drops any parameter whose name
 /// does not match this pattern when interpolating (`{{ my-param }}` would stay literal in the
 /// script). Refusing such names up front is stricter and keeps interpolation unambiguous.
-static PARAM_NAME: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[a-zA-Z0-9]+$").expect("valid regex"));
+static PARAM_NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-zA-Z0-9]+$").expect("valid regex"));
 
 /// The type of a document parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -33,14 +32,8 @@ pub enum ParamType {
 }
 
 impl ParamType {
-    const ALL: [ParamType; 6] = [
-        Self::String,
-        Self::StringList,
-        Self::Integer,
-        Self::Boolean,
-        Self::StringMap,
-        Self::MapList,
-    ];
+    const ALL: [ParamType; 6] =
+        [Self::String, Self::StringList, Self::Integer, Self::Boolean, Self::StringMap, Self::MapList];
 
     /// Parses SSM's spelling (case-sensitive), e.g. `"StringList"`.
     pub fn parse(text: &str) -> Option<Self> {
@@ -96,9 +89,7 @@ pub(super) fn parse_declarations(parameters: &Fields<'_>) -> Result<Vec<ParamDec
         .entries()
         .map(|(name, node)| {
             if !PARAM_NAME.is_match(name) {
-                return Err(DocumentError::InvalidParameterName {
-                    name: name.to_owned(),
-                });
+                return Err(DocumentError::InvalidParameterName { name: name.to_owned() });
             }
             parse_declaration(name, &parameters.child(node, name)?)
         })
@@ -134,18 +125,12 @@ fn parse_declaration(name: &str, fields: &Fields<'_>) -> Result<ParamDecl, Docum
     if let Some(display_type) = &display_type
         && !matches!(display_type.as_str(), "textfield" | "textarea")
     {
-        return Err(DocumentError::InvalidDisplayType {
-            name: name.to_owned(),
-            display_type: display_type.clone(),
-        });
+        return Err(DocumentError::InvalidDisplayType { name: name.to_owned(), display_type: display_type.clone() });
     }
     let decl = ParamDecl {
         name: name.to_owned(),
         kind,
-        description: fields
-            .opt_str("description")?
-            .unwrap_or_default()
-            .to_owned(),
+        description: fields.opt_str("description")?.unwrap_or_default().to_owned(),
         default: fields.opt("default").map(Node::to_json),
         allowed_values,
         allowed_pattern,
@@ -155,36 +140,20 @@ fn parse_declaration(name: &str, fields: &Fields<'_>) -> Result<ParamDecl, Docum
         max_chars: limit(name, fields, "maxChars")?,
         display_type,
     };
-    check_order(
-        &decl,
-        ("minItems", decl.min_items),
-        ("maxItems", decl.max_items),
-    )?;
-    check_order(
-        &decl,
-        ("minChars", decl.min_chars),
-        ("maxChars", decl.max_chars),
-    )?;
+    check_order(&decl, ("minItems", decl.min_items), ("maxItems", decl.max_items))?;
+    check_order(&decl, ("minChars", decl.min_chars), ("maxChars", decl.max_chars))?;
     // A default that the caller could not have supplied themselves is a bug in the document.
     default_value(&decl).map_err(|error| match error {
-        ParameterError::InvalidDefault { expected, .. } => DocumentError::DefaultTypeMismatch {
-            name: name.to_owned(),
-            expected,
-        },
-        source => DocumentError::DefaultViolatesConstraint {
-            name: name.to_owned(),
-            source,
-        },
+        ParameterError::InvalidDefault { expected, .. } => {
+            DocumentError::DefaultTypeMismatch { name: name.to_owned(), expected }
+        }
+        source => DocumentError::DefaultViolatesConstraint { name: name.to_owned(), source },
     })?;
     Ok(decl)
 }
 
 /// A `minItems`-style limit: a non-negative integer, written as a number or as numeric text.
-fn limit(
-    name: &str,
-    fields: &Fields<'_>,
-    field: &'static str,
-) -> Result<Option<u64>, DocumentError> {
+fn limit(name: &str, fields: &Fields<'_>, field: &'static str) -> Result<Option<u64>, DocumentError> {
     let value = match fields.opt(field) {
         None => return Ok(None),
         Some(Node::Number(number)) => number.as_u64(),
@@ -193,10 +162,7 @@ fn limit(
     };
     match value {
         Some(value) => Ok(Some(value)),
-        None => Err(DocumentError::InvalidLimit {
-            name: name.to_owned(),
-            field,
-        }),
+        None => Err(DocumentError::InvalidLimit { name: name.to_owned(), field }),
     }
 }
 
@@ -206,13 +172,9 @@ fn check_order(
     (max_field, max): (&'static str, Option<u64>),
 ) -> Result<(), DocumentError> {
     match (min, max) {
-        (Some(min), Some(max)) if min > max => Err(DocumentError::LimitsReversed {
-            name: decl.name.clone(),
-            min_field,
-            min,
-            max_field,
-            max,
-        }),
+        (Some(min), Some(max)) if min > max => {
+            Err(DocumentError::LimitsReversed { name: decl.name.clone(), min_field, min, max_field, max })
+        }
         _ => Ok(()),
     }
 }

@@ -31,19 +31,12 @@ pub enum DocumentError {
     #[error("Document field \"{field}\" is required")]
     MissingField { field: String },
     #[error("Document field \"{field}\" must be {expected}")]
-    WrongFieldType {
-        field: String,
-        expected: &'static str,
-    },
+    WrongFieldType { field: String, expected: &'static str },
     #[error(
         "Schema version {} is not supported for {kind} documents (supported: {supported})",
         shown(.version)
     )]
-    InvalidSchemaVersion {
-        version: String,
-        kind: &'static str,
-        supported: &'static str,
-    },
+    InvalidSchemaVersion { version: String, kind: &'static str, supported: &'static str },
     #[error("Document field \"{field}\" must contain at least one step")]
     NoSteps { field: String },
     #[error(
@@ -63,10 +56,7 @@ pub enum DocumentError {
         "Step {} has a precondition, which schema version {schema_version} does not support (use 2.2)",
         shown(.step)
     )]
-    PreconditionNotSupported {
-        step: String,
-        schema_version: String,
-    },
+    PreconditionNotSupported { step: String, schema_version: String },
     #[error(
         "Step {} has an invalid precondition: {reason}",
         shown(.step)
@@ -84,10 +74,7 @@ pub enum DocumentError {
     )]
     UnknownParameterType { name: String, type_name: String },
     #[error("Parameter \"{name}\" has a default that is not {expected}")]
-    DefaultTypeMismatch {
-        name: String,
-        expected: &'static str,
-    },
+    DefaultTypeMismatch { name: String, expected: &'static str },
     #[error("Parameter \"{name}\" has a default that breaks its own constraints: {source}")]
     DefaultViolatesConstraint {
         name: String,
@@ -107,13 +94,7 @@ pub enum DocumentError {
     #[error("Parameter \"{name}\" field \"{field}\" must be a non-negative integer")]
     InvalidLimit { name: String, field: &'static str },
     #[error("Parameter \"{name}\" has {min_field} {min} greater than {max_field} {max}")]
-    LimitsReversed {
-        name: String,
-        min_field: &'static str,
-        min: u64,
-        max_field: &'static str,
-        max: u64,
-    },
+    LimitsReversed { name: String, min_field: &'static str, min: u64, max_field: &'static str, max: u64 },
     #[error("Parameter \"{name}\" displayType {} is not one of textfield, textarea", shown(.display_type))]
     InvalidDisplayType { name: String, display_type: String },
     #[error(
@@ -127,10 +108,7 @@ pub enum DocumentError {
     )]
     ReservedDocumentName { name: String, prefix: &'static str },
     #[error("Document could not be written as {format}: {reason}")]
-    ConversionFailed {
-        format: &'static str,
-        reason: String,
-    },
+    ConversionFailed { format: &'static str, reason: String },
 }
 
 /// Why the parameters supplied for a command were refused.
@@ -146,17 +124,9 @@ pub enum ParameterError {
     #[error("Parameter \"{name}\" takes exactly one value, got {count}")]
     NotSingleValue { name: String, count: usize },
     #[error("Parameter \"{name}\" needs at least {min} items, got {count}")]
-    TooFewItems {
-        name: String,
-        min: u64,
-        count: usize,
-    },
+    TooFewItems { name: String, min: u64, count: usize },
     #[error("Parameter \"{name}\" allows at most {max} items, got {count}")]
-    TooManyItems {
-        name: String,
-        max: u64,
-        count: usize,
-    },
+    TooManyItems { name: String, max: u64, count: usize },
     #[error("Parameter \"{name}\" value {} is not an integer", shown(.value))]
     NotAnInteger { name: String, value: String },
     #[error("Parameter \"{name}\" value {} is not a boolean (true or false)", shown(.value))]
@@ -170,39 +140,20 @@ pub enum ParameterError {
         shown(.value),
         .allowed.join(", ")
     )]
-    NotAllowedValue {
-        name: String,
-        value: String,
-        allowed: Vec<String>,
-    },
+    NotAllowedValue { name: String, value: String, allowed: Vec<String> },
     #[error(
         "Parameter \"{name}\" value {} does not match the allowed pattern \"{pattern}\"",
         shown(.value)
     )]
-    PatternMismatch {
-        name: String,
-        value: String,
-        pattern: String,
-    },
+    PatternMismatch { name: String, value: String, pattern: String },
     #[error("Parameter \"{name}\" value {} is shorter than {min} characters", shown(.value))]
-    TooShort {
-        name: String,
-        value: String,
-        min: u64,
-    },
+    TooShort { name: String, value: String, min: u64 },
     #[error("Parameter \"{name}\" value {} is longer than {max} characters", shown(.value))]
-    TooLong {
-        name: String,
-        value: String,
-        max: u64,
-    },
+    TooLong { name: String, value: String, max: u64 },
     #[error("Parameter \"{name}\" allowedPattern \"{pattern}\" is not a valid regular expression")]
     InvalidPattern { name: String, pattern: String },
     #[error("Parameter \"{name}\" has a default that is not {expected}")]
-    InvalidDefault {
-        name: String,
-        expected: &'static str,
-    },
+    InvalidDefault { name: String, expected: &'static str },
 }
 
 /// Why a document's steps could not be rendered, or a rendered step's inputs are unusable.
@@ -227,11 +178,7 @@ pub enum RenderError {
 /// (the pattern, a caret, then "error: ..."), which reads badly in an API error message.
 fn regex_reason(error: &regex::Error) -> String {
     let text = error.to_string();
-    let last = text
-        .lines()
-        .rev()
-        .find(|line| !line.trim().is_empty())
-        .unwrap_or_default();
+    let last = text.lines().rev().find(|line| !line.trim().is_empty()).unwrap_or_default();
     last.trim().trim_start_matches("error: ").to_owned()
 }
 

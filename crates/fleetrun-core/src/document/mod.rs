@@ -132,33 +132,20 @@ pub fn document_hash(content: &str) -> String {
 
 /// Name prefixes reserved for documents owned by AWS, matched case-insensitively. The longer
 /// ones already start with "aws"; they are listed because SSM lists them.
-const RESERVED_NAME_PREFIXES: [&str; 6] = [
-    "aws",
-    "amazon",
-    "amzn",
-    "AWSEC2",
-    "AWSConfigRemediation",
-    "AWSSupport",
-];
+const RESERVED_NAME_PREFIXES: [&str; 6] = ["aws", "amazon", "amzn", "AWSEC2", "AWSConfigRemediation", "AWSSupport"];
 
 /// Checks a name for a user's document: `^[a-zA-Z0-9_\-.]{3,128}$`, and none of the reserved
 /// prefixes (`aws`, `amazon`, `amzn`, `AWSEC2`, `AWSConfigRemediation`, `AWSSupport`).
 pub fn validate_document_name(name: &str) -> Result<(), DocumentError> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
     if !(3..=128).contains(&name.len()) || !name.chars().all(allowed) {
-        return Err(DocumentError::InvalidDocumentName {
-            name: name.to_owned(),
-        });
+        return Err(DocumentError::InvalidDocumentName { name: name.to_owned() });
     }
-    let reserved = RESERVED_NAME_PREFIXES.iter().find(|prefix| {
-        name.get(..prefix.len())
-            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
-    });
+    let reserved = RESERVED_NAME_PREFIXES
+        .iter()
+        .find(|prefix| name.get(..prefix.len()).is_some_and(|head| head.eq_ignore_ascii_case(prefix)));
     match reserved {
-        Some(prefix) => Err(DocumentError::ReservedDocumentName {
-            name: name.to_owned(),
-            prefix,
-        }),
+        Some(prefix) => Err(DocumentError::ReservedDocumentName { name: name.to_owned(), prefix }),
         None => Ok(()),
     }
 }
@@ -180,11 +167,7 @@ pub fn platform_types(doc: &Document) -> Vec<&'static str> {
             *slot |= on;
         }
     }
-    ALL.iter()
-        .zip(supported)
-        .filter(|(_, on)| *on)
-        .map(|(name, _)| *name)
-        .collect()
+    ALL.iter().zip(supported).filter(|(_, on)| *on).map(|(name, _)| *name).collect()
 }
 
 /// Rewrites document content from one format to the other (GetDocument's `DocumentFormat`).
@@ -192,11 +175,7 @@ pub fn platform_types(doc: &Document) -> Vec<&'static str> {
 /// Only the syntax is checked, not whether the content is a valid document. Key order is kept.
 /// When `from == to` the content is returned unchanged after that check. JSON is written
 /// pretty-printed with a four-space indent.
-pub fn convert(
-    content: &str,
-    from: DocumentFormat,
-    to: DocumentFormat,
-) -> Result<String, DocumentError> {
+pub fn convert(content: &str, from: DocumentFormat, to: DocumentFormat) -> Result<String, DocumentError> {
     let node = tree::load(content, from)?;
     if from == to {
         return Ok(content.to_owned());

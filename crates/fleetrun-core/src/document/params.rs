@@ -72,25 +72,17 @@ pub struct ResolvedParameters {
 
 impl ResolvedParameters {
     pub fn get(&self, name: &str) -> Option<&ParamValue> {
-        self.values
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, value)| value)
+        self.values.iter().find(|(n, _)| n == name).map(|(_, value)| value)
     }
 
     /// Names and values in declaration order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &ParamValue)> {
-        self.values
-            .iter()
-            .map(|(name, value)| (name.as_str(), value))
+        self.values.iter().map(|(name, value)| (name.as_str(), value))
     }
 
     /// What SSM echoes back in `Command.Parameters`: every declared parameter, defaults included.
     pub fn to_wire(&self) -> BTreeMap<String, Vec<String>> {
-        self.values
-            .iter()
-            .map(|(name, value)| (name.clone(), value.to_wire()))
-            .collect()
+        self.values.iter().map(|(name, value)| (name.clone(), value.to_wire())).collect()
     }
 }
 
@@ -109,9 +101,7 @@ pub fn resolve_parameters(
         let value = match (supplied.get(&decl.name), default) {
             // Supplying exactly the default's wire form means the default, so that what
             // `to_wire` echoes resolves to the same values again (even an `{{ssm:...}}` default).
-            (Some(texts), Some(default)) if texts.is_empty() || *texts == default.to_wire() => {
-                default
-            }
+            (Some(texts), Some(default)) if texts.is_empty() || *texts == default.to_wire() => default,
             (Some(texts), _) if !texts.is_empty() => {
                 let value = supplied_value(decl, texts)?;
                 check_constraints(decl, &value)?;
@@ -119,22 +109,13 @@ pub fn resolve_parameters(
             }
             (_, Some(default)) => default,
             (_, None) => {
-                return Err(ParameterError::Required {
-                    name: decl.name.clone(),
-                });
+                return Err(ParameterError::Required { name: decl.name.clone() });
             }
         };
         values.push((decl.name.clone(), value));
     }
-    let declared: HashSet<&str> = doc
-        .parameters
-        .iter()
-        .map(|decl| decl.name.as_str())
-        .collect();
-    if let Some(name) = supplied
-        .keys()
-        .find(|name| !declared.contains(name.as_str()))
-    {
+    let declared: HashSet<&str> = doc.parameters.iter().map(|decl| decl.name.as_str()).collect();
+    if let Some(name) = supplied.keys().find(|name| !declared.contains(name.as_str())) {
         return Err(ParameterError::NotDeclared { name: name.clone() });
     }
     Ok(ResolvedParameters { values })
@@ -147,10 +128,7 @@ pub(super) fn default_value(decl: &ParamDecl) -> Result<Option<ParamValue>, Para
     let Some(default) = &decl.default else {
         return Ok(None);
     };
-    let mismatch = |expected| ParameterError::InvalidDefault {
-        name: decl.name.clone(),
-        expected,
-    };
+    let mismatch = |expected| ParameterError::InvalidDefault { name: decl.name.clone(), expected };
     if let Value::String(text) = default
         && SSM_REFERENCE.is_match(text)
     {
@@ -171,11 +149,7 @@ pub(super) fn default_value(decl: &ParamDecl) -> Result<Option<ParamValue>, Para
                 .ok_or_else(|| mismatch(expected_default(decl.kind)))?,
         ),
         (ParamType::Integer, Value::Number(number)) if number.is_i64() || number.is_u64() => {
-            ParamValue::Integer(
-                number
-                    .as_i64()
-                    .ok_or_else(|| mismatch("an integer that fits in 64 bits"))?,
-            )
+            ParamValue::Integer(number.as_i64().ok_or_else(|| mismatch("an integer that fits in 64 bits"))?)
         }
         (ParamType::Boolean, Value::Bool(flag)) => ParamValue::Boolean(*flag),
         (ParamType::StringMap, Value::Object(map)) => ParamValue::StringMap(map.clone()),
@@ -206,49 +180,31 @@ fn supplied_value(decl: &ParamDecl, texts: &[String]) -> Result<ParamValue, Para
         return Ok(ParamValue::StringList(texts.to_vec()));
     }
     let [text] = texts else {
-        return Err(ParameterError::NotSingleValue {
-            name: name(),
-            count: texts.len(),
-        });
+        return Err(ParameterError::NotSingleValue { name: name(), count: texts.len() });
     };
     let value = match decl.kind {
         ParamType::String | ParamType::StringList => ParamValue::String(text.clone()),
-        ParamType::Integer => {
-            text.parse()
-                .map(ParamValue::Integer)
-                .map_err(|_| ParameterError::NotAnInteger {
-                    name: name(),
-                    value: text.clone(),
-                })?
-        }
+        ParamType::Integer => text
+            .parse()
+            .map(ParamValue::Integer)
+            .map_err(|_| ParameterError::NotAnInteger { name: name(), value: text.clone() })?,
         ParamType::Boolean => match text.to_ascii_lowercase().as_str() {
             "true" => ParamValue::Boolean(true),
             "false" => ParamValue::Boolean(false),
             _ => {
-                return Err(ParameterError::NotABoolean {
-                    name: name(),
-                    value: text.clone(),
-                });
+                return Err(ParameterError::NotABoolean { name: name(), value: text.clone() });
             }
         },
         ParamType::StringMap => match serde_json::from_str(text) {
             Ok(Value::Object(map)) => ParamValue::StringMap(map),
             _ => {
-                return Err(ParameterError::NotAStringMap {
-                    name: name(),
-                    value: text.clone(),
-                });
+                return Err(ParameterError::NotAStringMap { name: name(), value: text.clone() });
             }
         },
         ParamType::MapList => match serde_json::from_str(text) {
-            Ok(Value::Array(items)) if items.iter().all(Value::is_object) => {
-                ParamValue::MapList(items)
-            }
+            Ok(Value::Array(items)) if items.iter().all(Value::is_object) => ParamValue::MapList(items),
             _ => {
-                return Err(ParameterError::NotAMapList {
-                    name: name(),
-                    value: text.clone(),
-                });
+                return Err(ParameterError::NotAMapList { name: name(), value: text.clone() });
             }
         },
     };
@@ -267,27 +223,17 @@ fn check_constraints(decl: &ParamDecl, value: &ParamValue) -> Result<(), Paramet
     };
     if let Some(count) = count {
         if let Some(min) = decl.min_items.filter(|min| (count as u64) < *min) {
-            return Err(ParameterError::TooFewItems {
-                name: name(),
-                min,
-                count,
-            });
+            return Err(ParameterError::TooFewItems { name: name(), min, count });
         }
         if let Some(max) = decl.max_items.filter(|max| (count as u64) > *max) {
-            return Err(ParameterError::TooManyItems {
-                name: name(),
-                max,
-                count,
-            });
+            return Err(ParameterError::TooManyItems { name: name(), max, count });
         }
     }
     let pattern = match &decl.allowed_pattern {
         Some(pattern) => Some((
             pattern,
-            full_match_regex(pattern).map_err(|_| ParameterError::InvalidPattern {
-                name: name(),
-                pattern: pattern.clone(),
-            })?,
+            full_match_regex(pattern)
+                .map_err(|_| ParameterError::InvalidPattern { name: name(), pattern: pattern.clone() })?,
         )),
         None => None,
     };
@@ -303,26 +249,14 @@ fn check_constraints(decl: &ParamDecl, value: &ParamValue) -> Result<(), Paramet
             && !regex.is_match(&text)
         {
             let pattern = (*pattern).clone();
-            return Err(ParameterError::PatternMismatch {
-                name: name(),
-                value: text,
-                pattern,
-            });
+            return Err(ParameterError::PatternMismatch { name: name(), value: text, pattern });
         }
         let chars = text.chars().count() as u64;
         if let Some(min) = decl.min_chars.filter(|min| chars < *min) {
-            return Err(ParameterError::TooShort {
-                name: name(),
-                value: text,
-                min,
-            });
+            return Err(ParameterError::TooShort { name: name(), value: text, min });
         }
         if let Some(max) = decl.max_chars.filter(|max| chars > *max) {
-            return Err(ParameterError::TooLong {
-                name: name(),
-                value: text,
-                max,
-            });
+            return Err(ParameterError::TooLong { name: name(), value: text, max });
         }
     }
     Ok(())

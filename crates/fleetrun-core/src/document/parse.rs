@@ -14,20 +14,14 @@ use super::decl::parse_declarations;
 use super::tree::{self, Node};
 use super::{Document, DocumentError, DocumentFormat, DocumentKind, Precondition, StepDecl};
 
-static STEP_NAME: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[a-zA-Z0-9_\-.]{1,128}$").expect("valid regex"));
-static ACTION: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^aws:[a-zA-Z]{3,25}$").expect("valid regex"));
+static STEP_NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-zA-Z0-9_\-.]{1,128}$").expect("valid regex"));
+static ACTION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^aws:[a-zA-Z]{3,25}$").expect("valid regex"));
 
 /// Parses and validates `content` as a document of `kind`.
 ///
 /// Fails on content over [`MAX_DOCUMENT_BYTES`](super::MAX_DOCUMENT_BYTES), on syntax errors,
 /// on a schema version `kind` does not allow, and on any malformed step or parameter declaration.
-pub fn parse_document(
-    content: &str,
-    format: DocumentFormat,
-    kind: DocumentKind,
-) -> Result<Document, DocumentError> {
+pub fn parse_document(content: &str, format: DocumentFormat, kind: DocumentKind) -> Result<Document, DocumentError> {
     let root = tree::load(content, format)?;
     if !matches!(root, Node::Map(_)) {
         return Err(DocumentError::NotAMapping);
@@ -39,28 +33,15 @@ pub fn parse_document(
         DocumentKind::Automation => "0.3",
     };
     if !supported.split(", ").any(|v| v == schema_version) {
-        return Err(DocumentError::InvalidSchemaVersion {
-            version: schema_version,
-            kind: kind.as_str(),
-            supported,
-        });
+        return Err(DocumentError::InvalidSchemaVersion { version: schema_version, kind: kind.as_str(), supported });
     }
     let description = top.opt_str("description")?.unwrap_or_default().to_owned();
     let parameters = match top.opt("parameters") {
         Some(parameters) => parse_declarations(&top.child(parameters, "parameters")?)?,
         None => Vec::new(),
     };
-    let steps = if schema_version == "1.2" {
-        runtime_config_steps(&top)?
-    } else {
-        main_steps(&top, &schema_version)?
-    };
-    Ok(Document {
-        schema_version,
-        description,
-        parameters,
-        steps,
-    })
+    let steps = if schema_version == "1.2" { runtime_config_steps(&top)? } else { main_steps(&top, &schema_version)? };
+    Ok(Document { schema_version, description, parameters, steps })
 }
 
 /// `schemaVersion` as text. YAML and JSON authors sometimes write it as a number (`2.2`); that is
@@ -102,9 +83,7 @@ fn runtime_config_steps(top: &Fields<'_>) -> Result<Vec<StepDecl>, DocumentError
     }
     check_unique_names(&steps)?;
     if steps.is_empty() {
-        return Err(DocumentError::NoSteps {
-            field: "runtimeConfig".to_owned(),
-        });
+        return Err(DocumentError::NoSteps { field: "runtimeConfig".to_owned() });
     }
     Ok(steps)
 }
@@ -115,18 +94,14 @@ fn main_steps(top: &Fields<'_>, schema_version: &str) -> Result<Vec<StepDecl>, D
         return Err(top.wrong_type("mainSteps", "a list of steps"));
     };
     if items.is_empty() {
-        return Err(DocumentError::NoSteps {
-            field: "mainSteps".to_owned(),
-        });
+        return Err(DocumentError::NoSteps { field: "mainSteps".to_owned() });
     }
     let mut steps = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
         let step = top.child(item, &format!("mainSteps[{index}]"))?;
         let name = step.req_str("name")?;
         if !STEP_NAME.is_match(name) {
-            return Err(DocumentError::InvalidStepName {
-                name: name.to_owned(),
-            });
+            return Err(DocumentError::InvalidStepName { name: name.to_owned() });
         }
         let action = step.req_str("action")?;
         check_action(name, action)?;
@@ -143,12 +118,7 @@ fn main_steps(top: &Fields<'_>, schema_version: &str) -> Result<Vec<StepDecl>, D
                 });
             }
         };
-        steps.push(StepDecl {
-            name: name.to_owned(),
-            action: action.to_owned(),
-            inputs,
-            precondition,
-        });
+        steps.push(StepDecl { name: name.to_owned(), action: action.to_owned(), inputs, precondition });
     }
     check_unique_names(&steps)?;
     Ok(steps)
@@ -158,47 +128,33 @@ fn check_action(step: &str, action: &str) -> Result<(), DocumentError> {
     if ACTION.is_match(action) {
         Ok(())
     } else {
-        Err(DocumentError::InvalidAction {
-            step: step.to_owned(),
-            action: action.to_owned(),
-        })
+        Err(DocumentError::InvalidAction { step: step.to_owned(), action: action.to_owned() })
     }
 }
 
 fn check_unique_names(steps: &[StepDecl]) -> Result<(), DocumentError> {
     let mut seen = HashSet::new();
     match steps.iter().find(|step| !seen.insert(step.name.as_str())) {
-        Some(step) => Err(DocumentError::DuplicateStepName {
-            name: step.name.clone(),
-        }),
+        Some(step) => Err(DocumentError::DuplicateStepName { name: step.name.clone() }),
         None => Ok(()),
     }
 }
 
 /// `precondition: {StringEquals: [a, b]}`, the only form schema 2.2 has.
 fn precondition(step: &str, node: &Node) -> Result<Precondition, DocumentError> {
-    let invalid = |reason| DocumentError::InvalidPrecondition {
-        step: step.to_owned(),
-        reason,
-    };
+    let invalid = |reason| DocumentError::InvalidPrecondition { step: step.to_owned(), reason };
     let Node::Map(entries) = node else {
-        return Err(invalid(
-            "it must be a mapping with the single key StringEquals",
-        ));
+        return Err(invalid("it must be a mapping with the single key StringEquals"));
     };
     let [(key, operands)] = entries.as_slice() else {
-        return Err(invalid(
-            "it must be a mapping with the single key StringEquals",
-        ));
+        return Err(invalid("it must be a mapping with the single key StringEquals"));
     };
     if key != "StringEquals" {
         return Err(invalid("only StringEquals is supported"));
     }
     match operands {
         Node::List(items) => match items.as_slice() {
-            [Node::String(a), Node::String(b)] => Ok(Precondition {
-                string_equals: (a.clone(), b.clone()),
-            }),
+            [Node::String(a), Node::String(b)] => Ok(Precondition { string_equals: (a.clone(), b.clone()) }),
             _ => Err(invalid("StringEquals takes a list of exactly two strings")),
         },
         _ => Err(invalid("StringEquals takes a list of exactly two strings")),
@@ -214,28 +170,18 @@ pub(super) struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     fn top(node: &'a Node) -> Self {
-        Fields {
-            node,
-            path: String::new(),
-        }
+        Fields { node, path: String::new() }
     }
 
     /// The path of `key` within this mapping.
     pub(super) fn path_of(&self, key: &str) -> String {
-        if self.path.is_empty() {
-            key.to_owned()
-        } else {
-            format!("{}.{key}", self.path)
-        }
+        if self.path.is_empty() { key.to_owned() } else { format!("{}.{key}", self.path) }
     }
 
     /// `node` (found under `key` in this mapping) as a mapping of its own.
     pub(super) fn child(&self, node: &'a Node, key: &str) -> Result<Fields<'a>, DocumentError> {
         match node {
-            Node::Map(_) => Ok(Fields {
-                node,
-                path: self.path_of(key),
-            }),
+            Node::Map(_) => Ok(Fields { node, path: self.path_of(key) }),
             _ => Err(self.wrong_type(key, "a mapping")),
         }
     }
@@ -254,9 +200,7 @@ impl<'a> Fields<'a> {
     }
 
     pub(super) fn req(&self, key: &str) -> Result<&'a Node, DocumentError> {
-        self.opt(key).ok_or_else(|| DocumentError::MissingField {
-            field: self.path_of(key),
-        })
+        self.opt(key).ok_or_else(|| DocumentError::MissingField { field: self.path_of(key) })
     }
 
     pub(super) fn opt_str(&self, key: &str) -> Result<Option<&'a str>, DocumentError> {
@@ -268,16 +212,10 @@ impl<'a> Fields<'a> {
     }
 
     pub(super) fn req_str(&self, key: &str) -> Result<&'a str, DocumentError> {
-        self.opt_str(key)?
-            .ok_or_else(|| DocumentError::MissingField {
-                field: self.path_of(key),
-            })
+        self.opt_str(key)?.ok_or_else(|| DocumentError::MissingField { field: self.path_of(key) })
     }
 
     pub(super) fn wrong_type(&self, key: &str, expected: &'static str) -> DocumentError {
-        DocumentError::WrongFieldType {
-            field: self.path_of(key),
-            expected,
-        }
+        DocumentError::WrongFieldType { field: self.path_of(key), expected }
     }
 }

@@ -21,8 +21,7 @@ use super::{Document, ParamValue, RenderError, ResolvedParameters};
 static WHOLE_REFERENCE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\{\{\s*([a-zA-Z0-9]+)\s*\}\}$").expect("valid regex"));
 /// A reference anywhere in a string.
-static REFERENCE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\{\{\s*([a-zA-Z0-9]+)\s*\}\}").expect("valid regex"));
+static REFERENCE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\{\{\s*([a-zA-Z0-9]+)\s*\}\}").expect("valid regex"));
 
 /// A step ready to send to an agent: parameters are interpolated.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,29 +47,18 @@ impl RenderedStep {
 }
 
 fn operand<'a>(text: &'a str, platform_type: &'a str) -> &'a str {
-    if text == "platformType" {
-        platform_type
-    } else {
-        text
-    }
+    if text == "platformType" { platform_type } else { text }
 }
 
 /// Interpolates the declared parameters in every step's inputs and precondition.
 ///
 /// Fails only when a step refers to a declared parameter that `params` has no value for, which
 /// means `params` were resolved for another document.
-pub fn render_steps(
-    doc: &Document,
-    params: &ResolvedParameters,
-) -> Result<Vec<RenderedStep>, RenderError> {
+pub fn render_steps(doc: &Document, params: &ResolvedParameters) -> Result<Vec<RenderedStep>, RenderError> {
     doc.steps
         .iter()
         .map(|step| {
-            let interpolator = Interpolator {
-                doc,
-                params,
-                step: &step.name,
-            };
+            let interpolator = Interpolator { doc, params, step: &step.name };
             let precondition = match &step.precondition {
                 Some(precondition) => {
                     let (left, right) = &precondition.string_equals;
@@ -102,10 +90,7 @@ impl Interpolator<'_> {
         }
         match self.params.get(name) {
             Some(value) => Ok(Some(value)),
-            None => Err(RenderError::UnresolvedParameter {
-                step: self.step.to_owned(),
-                name: name.to_owned(),
-            }),
+            None => Err(RenderError::UnresolvedParameter { step: self.step.to_owned(), name: name.to_owned() }),
         }
     }
 
@@ -121,10 +106,7 @@ impl Interpolator<'_> {
                 Ok(Value::String(self.text(text)?))
             }
             Value::Array(items) => items.iter().map(|item| self.value(item)).collect(),
-            Value::Object(map) => map
-                .iter()
-                .map(|(key, item)| Ok((key.clone(), self.value(item)?)))
-                .collect(),
+            Value::Object(map) => map.iter().map(|(key, item)| Ok((key.clone(), self.value(item)?))).collect(),
             other => Ok(other.clone()),
         }
     }
@@ -192,26 +174,17 @@ impl ScriptInputs {
         // Like the agent, read an integer, else a float cut to its whole part ("30.9" is 30).
         let whole_seconds = |seconds: f64| seconds.is_finite().then(|| seconds.trunc() as i64);
         let requested = match inputs.get("timeoutSeconds") {
-            Some(Value::String(text)) => text
-                .parse::<i64>()
-                .ok()
-                .or_else(|| text.parse::<f64>().ok().and_then(whole_seconds)),
-            Some(Value::Number(number)) => number
-                .as_i64()
-                .or_else(|| number.as_f64().and_then(whole_seconds)),
+            Some(Value::String(text)) => {
+                text.parse::<i64>().ok().or_else(|| text.parse::<f64>().ok().and_then(whole_seconds))
+            }
+            Some(Value::Number(number)) => number.as_i64().or_else(|| number.as_f64().and_then(whole_seconds)),
             _ => None,
         };
         let timeout_seconds = requested
             .and_then(|seconds| u64::try_from(seconds).ok())
-            .filter(|seconds| {
-                (Self::MIN_TIMEOUT_SECONDS..=Self::MAX_TIMEOUT_SECONDS).contains(seconds)
-            })
+            .filter(|seconds| (Self::MIN_TIMEOUT_SECONDS..=Self::MAX_TIMEOUT_SECONDS).contains(seconds))
             .unwrap_or(Self::DEFAULT_TIMEOUT_SECONDS);
-        Ok(ScriptInputs {
-            run_command,
-            working_directory,
-            timeout_seconds,
-        })
+        Ok(ScriptInputs { run_command, working_directory, timeout_seconds })
     }
 }
 

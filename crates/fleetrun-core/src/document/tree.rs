@@ -63,15 +63,10 @@ impl Node {
             Node::Bool(b) => serde_json::Value::Bool(*b),
             Node::Number(n) => serde_json::Value::Number(n.clone()),
             Node::String(s) => serde_json::Value::String(s.clone()),
-            Node::List(items) => {
-                serde_json::Value::Array(items.iter().map(Node::to_json).collect())
+            Node::List(items) => serde_json::Value::Array(items.iter().map(Node::to_json).collect()),
+            Node::Map(entries) => {
+                serde_json::Value::Object(entries.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
             }
-            Node::Map(entries) => serde_json::Value::Object(
-                entries
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.to_json()))
-                    .collect(),
-            ),
         }
     }
 }
@@ -79,30 +74,20 @@ impl Node {
 /// Loads `content` in `format`, enforcing the size limit, unique keys and the tree budget.
 pub(crate) fn load(content: &str, format: DocumentFormat) -> Result<Node, DocumentError> {
     if content.len() > MAX_DOCUMENT_BYTES {
-        return Err(DocumentError::TooLarge {
-            size: content.len(),
-            max: MAX_DOCUMENT_BYTES,
-        });
+        return Err(DocumentError::TooLarge { size: content.len(), max: MAX_DOCUMENT_BYTES });
     }
-    let mut budget = Budget {
-        remaining: TREE_BUDGET,
-        refusal: None,
-    };
+    let mut budget = Budget { remaining: TREE_BUDGET, refusal: None };
     let loaded = match format {
         DocumentFormat::Json => {
             let mut deserializer = serde_json::Deserializer::from_str(content);
-            NodeSeed {
-                budget: &mut budget,
-            }
-            .deserialize(&mut deserializer)
-            .and_then(|node| deserializer.end().map(|()| node))
-            .map_err(DocumentError::InvalidJson)
+            NodeSeed { budget: &mut budget }
+                .deserialize(&mut deserializer)
+                .and_then(|node| deserializer.end().map(|()| node))
+                .map_err(DocumentError::InvalidJson)
         }
-        DocumentFormat::Yaml => NodeSeed {
-            budget: &mut budget,
-        }
-        .deserialize(yaml_serde::Deserializer::from_str(content))
-        .map_err(DocumentError::InvalidYaml),
+        DocumentFormat::Yaml => NodeSeed { budget: &mut budget }
+            .deserialize(yaml_serde::Deserializer::from_str(content))
+            .map_err(DocumentError::InvalidYaml),
     };
     // A refusal of our own travels through serde as a custom error; report it as itself.
     match budget.refusal {
@@ -114,17 +99,13 @@ pub(crate) fn load(content: &str, format: DocumentFormat) -> Result<Node, Docume
 /// Writes `node` in `format`: JSON pretty-printed with a four-space indent (the way SSM shows
 /// its own documents), YAML as yaml_serde writes it.
 pub(crate) fn write(node: &Node, format: DocumentFormat) -> Result<String, DocumentError> {
-    let failed = |reason: String| DocumentError::ConversionFailed {
-        format: format.as_str(),
-        reason,
-    };
+    let failed = |reason: String| DocumentError::ConversionFailed { format: format.as_str(), reason };
     match format {
         DocumentFormat::Json => {
             let mut out = Vec::new();
             let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
             let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
-            node.serialize(&mut serializer)
-                .map_err(|e| failed(e.to_string()))?;
+            node.serialize(&mut serializer).map_err(|e| failed(e.to_string()))?;
             String::from_utf8(out).map_err(|e| failed(e.to_string()))
         }
         DocumentFormat::Yaml => yaml_serde::to_string(node).map_err(|e| failed(e.to_string())),
@@ -217,9 +198,7 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
         self.budget.spend(1)?;
         let mut items = Vec::new();
-        while let Some(item) = seq.next_element_seed(NodeSeed {
-            budget: &mut *self.budget,
-        })? {
+        while let Some(item) = seq.next_element_seed(NodeSeed { budget: &mut *self.budget })? {
             items.push(item);
         }
         Ok(Node::List(items))
@@ -230,9 +209,7 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
         let mut entries = Vec::new();
         // A set beside the entry list keeps the duplicate check linear in the mapping's size.
         let mut seen = HashSet::new();
-        while let Some(key) = map.next_key_seed(NodeSeed {
-            budget: &mut *self.budget,
-        })? {
+        while let Some(key) = map.next_key_seed(NodeSeed { budget: &mut *self.budget })? {
             let key = match key {
                 Node::String(s) => s,
                 Node::Number(n) => n.to_string(),
@@ -245,9 +222,7 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
             if !seen.insert(key.clone()) {
                 return Err(self.budget.refuse(DocumentError::DuplicateKey { key }));
             }
-            let value = map.next_value_seed(NodeSeed {
-                budget: &mut *self.budget,
-            })?;
+            let value = map.next_value_seed(NodeSeed { budget: &mut *self.budget })?;
             entries.push((key, value));
         }
         Ok(Node::Map(entries))

@@ -10,21 +10,9 @@ fn transitions_table() {
         (S::Queued, Event::Claim, S::InProgress),
         (S::InProgress, Event::Finish(Finish::Success), S::Success),
         (S::InProgress, Event::Finish(Finish::Failed), S::Failed),
-        (
-            S::InProgress,
-            Event::Finish(Finish::TimedOut),
-            S::ExecutionTimedOut,
-        ),
-        (
-            S::InProgress,
-            Event::Finish(Finish::Cancelled),
-            S::Cancelled,
-        ),
-        (
-            S::Cancelling,
-            Event::Finish(Finish::Cancelled),
-            S::Cancelled,
-        ),
+        (S::InProgress, Event::Finish(Finish::TimedOut), S::ExecutionTimedOut),
+        (S::InProgress, Event::Finish(Finish::Cancelled), S::Cancelled),
+        (S::Cancelling, Event::Finish(Finish::Cancelled), S::Cancelled),
         // A script that finished before the kill reached it is reported truthfully.
         (S::Cancelling, Event::Finish(Finish::Success), S::Success),
         (S::Pending, Event::CancelRequested, S::Cancelled),
@@ -54,10 +42,7 @@ fn transitions_table() {
         (S::Cancelled, Event::Claim),
     ];
     for (from, event) in illegal {
-        assert!(
-            transition(from, event).is_err(),
-            "{from:?} + {event:?} should be illegal"
-        );
+        assert!(transition(from, event).is_err(), "{from:?} + {event:?} should be illegal");
     }
 }
 
@@ -66,14 +51,8 @@ fn names_round_trip_and_ssm_names() {
     for state in InvocationState::ALL {
         assert_eq!(InvocationState::parse(state.as_str()), Some(state));
     }
-    assert_eq!(
-        S::DeliveryTimedOut.ssm_status(),
-        ("TimedOut", "Delivery Timed Out")
-    );
-    assert_eq!(
-        S::ExecutionTimedOut.ssm_status(),
-        ("TimedOut", "Execution Timed Out")
-    );
+    assert_eq!(S::DeliveryTimedOut.ssm_status(), ("TimedOut", "Delivery Timed Out"));
+    assert_eq!(S::ExecutionTimedOut.ssm_status(), ("TimedOut", "Execution Timed Out"));
     assert_eq!(S::Queued.ssm_status(), ("Pending", "Pending"));
     assert!(S::DeliveryTimedOut.matches_filter("DeliveryTimedOut"));
     assert!(S::DeliveryTimedOut.matches_filter("TimedOut"));
@@ -89,112 +68,30 @@ fn tally(states: &[(InvocationState, u32)]) -> Tally {
     t
 }
 
+/// (invocation states, cancel requested, max errors, expected status and details)
+type Case = (&'static [(InvocationState, u32)], bool, u32, (CommandStatus, &'static str));
+
 #[test]
 fn command_status_table() {
-    let cases: &[(&[(InvocationState, u32)], bool, u32, (CommandStatus, &str))] = &[
-        (
-            &[(S::Pending, 3)],
-            false,
-            0,
-            (CommandStatus::Pending, "Pending"),
-        ),
-        (
-            &[(S::Queued, 3)],
-            false,
-            0,
-            (CommandStatus::Pending, "Pending"),
-        ),
-        (
-            &[(S::InProgress, 1), (S::Pending, 2)],
-            false,
-            0,
-            (CommandStatus::InProgress, "In Progress"),
-        ),
-        (
-            &[(S::Success, 1), (S::Pending, 2)],
-            false,
-            0,
-            (CommandStatus::InProgress, "In Progress"),
-        ),
-        (
-            &[(S::Cancelling, 1), (S::Cancelled, 2)],
-            true,
-            0,
-            (CommandStatus::Cancelling, "Cancelling"),
-        ),
-        (
-            &[(S::Success, 3)],
-            false,
-            0,
-            (CommandStatus::Success, "Success"),
-        ),
-        (
-            &[(S::Success, 1), (S::Undeliverable, 4)],
-            false,
-            0,
-            (CommandStatus::Success, "Success"),
-        ),
-        (
-            &[(S::Undeliverable, 4)],
-            false,
-            0,
-            (CommandStatus::Failed, "Undeliverable"),
-        ),
-        (
-            &[(S::Cancelled, 2), (S::Success, 1)],
-            true,
-            0,
-            (CommandStatus::Cancelled, "Cancelled"),
-        ),
-        (
-            &[(S::Failed, 1), (S::Success, 9)],
-            false,
-            0,
-            (CommandStatus::Failed, "Failed"),
-        ),
-        (
-            &[(S::Failed, 1), (S::Success, 9)],
-            false,
-            1,
-            (CommandStatus::Failed, "Incomplete"),
-        ),
-        (
-            &[(S::Failed, 2), (S::Terminated, 8)],
-            false,
-            1,
-            (CommandStatus::Failed, "Failed"),
-        ),
-        (
-            &[(S::ExecutionTimedOut, 1)],
-            false,
-            0,
-            (CommandStatus::TimedOut, "Execution Timed Out"),
-        ),
-        (
-            &[(S::ExecutionTimedOut, 1), (S::Failed, 1)],
-            false,
-            0,
-            (CommandStatus::Failed, "Failed"),
-        ),
-        (
-            &[(S::DeliveryTimedOut, 2)],
-            false,
-            0,
-            (CommandStatus::TimedOut, "Delivery Timed Out"),
-        ),
+    let cases: &[Case] = &[
+        (&[(S::Pending, 3)], false, 0, (CommandStatus::Pending, "Pending")),
+        (&[(S::Queued, 3)], false, 0, (CommandStatus::Pending, "Pending")),
+        (&[(S::InProgress, 1), (S::Pending, 2)], false, 0, (CommandStatus::InProgress, "In Progress")),
+        (&[(S::Success, 1), (S::Pending, 2)], false, 0, (CommandStatus::InProgress, "In Progress")),
+        (&[(S::Cancelling, 1), (S::Cancelled, 2)], true, 0, (CommandStatus::Cancelling, "Cancelling")),
+        (&[(S::Success, 3)], false, 0, (CommandStatus::Success, "Success")),
+        (&[(S::Success, 1), (S::Undeliverable, 4)], false, 0, (CommandStatus::Success, "Success")),
+        (&[(S::Undeliverable, 4)], false, 0, (CommandStatus::Failed, "Undeliverable")),
+        (&[(S::Cancelled, 2), (S::Success, 1)], true, 0, (CommandStatus::Cancelled, "Cancelled")),
+        (&[(S::Failed, 1), (S::Success, 9)], false, 0, (CommandStatus::Failed, "Failed")),
+        (&[(S::Failed, 1), (S::Success, 9)], false, 1, (CommandStatus::Failed, "Incomplete")),
+        (&[(S::Failed, 2), (S::Terminated, 8)], false, 1, (CommandStatus::Failed, "Failed")),
+        (&[(S::ExecutionTimedOut, 1)], false, 0, (CommandStatus::TimedOut, "Execution Timed Out")),
+        (&[(S::ExecutionTimedOut, 1), (S::Failed, 1)], false, 0, (CommandStatus::Failed, "Failed")),
+        (&[(S::DeliveryTimedOut, 2)], false, 0, (CommandStatus::TimedOut, "Delivery Timed Out")),
         // Delivery timeouts do not count as errors but keep the command from being a Success.
-        (
-            &[(S::DeliveryTimedOut, 1), (S::Success, 1)],
-            false,
-            0,
-            (CommandStatus::Failed, "Incomplete"),
-        ),
-        (
-            &[],
-            false,
-            0,
-            (CommandStatus::Failed, "No Instances In Tag"),
-        ),
+        (&[(S::DeliveryTimedOut, 1), (S::Success, 1)], false, 0, (CommandStatus::Failed, "Incomplete")),
+        (&[], false, 0, (CommandStatus::Failed, "No Instances In Tag")),
     ];
     for (states, cancel, max_errors, want) in cases {
         let t = tally(states);

@@ -45,21 +45,11 @@ pub(crate) fn command_json(c: &Command) -> Value {
 }
 
 /// The status of one plugin, in SSM's CommandPluginStatus terms.
-fn plugin_json(
-    state: &AppState,
-    c: &Command,
-    inv: &Invocation,
-    p: &Plugin,
-    details_limit: usize,
-) -> Value {
+fn plugin_json(state: &AppState, c: &Command, inv: &Invocation, p: &Plugin, details_limit: usize) -> Value {
     let (status, details) = plugin_status(p);
     let out = fleetrun_core::output::lossy(p.stdout_head.as_bytes());
     let err = fleetrun_core::output::lossy(p.stderr_head.as_bytes());
-    let output = if details_limit > 0 {
-        plugin_output(&out, &err)
-    } else {
-        String::new()
-    };
+    let output = if details_limit > 0 { plugin_output(&out, &err) } else { String::new() };
     json!({
         "Name": p.name,
         "Status": status,
@@ -90,11 +80,7 @@ fn plugin_status(p: &Plugin) -> (&'static str, &'static str) {
 
 /// The step shown when no PluginName is given: the last one that ran.
 fn main_plugin(plugins: &[Plugin]) -> Option<&Plugin> {
-    plugins
-        .iter()
-        .rev()
-        .find(|p| p.status != "Skipped")
-        .or(plugins.last())
+    plugins.iter().rev().find(|p| p.status != "Skipped").or(plugins.last())
 }
 
 #[derive(Deserialize)]
@@ -125,11 +111,7 @@ struct Filters {
     executing: Option<bool>,
 }
 
-fn parse_filters(
-    filters: &[FilterInput],
-    status_values: &[&str],
-    allow_stage: bool,
-) -> Result<Filters, SsmError> {
+fn parse_filters(filters: &[FilterInput], status_values: &[&str], allow_stage: bool) -> Result<Filters, SsmError> {
     if filters.len() > 5 {
         return Err(SsmError::validation(
             "filters",
@@ -137,13 +119,7 @@ fn parse_filters(
             "Member must have length less than or equal to 5",
         ));
     }
-    let mut out = Filters {
-        after: None,
-        before: None,
-        statuses: Vec::new(),
-        document_name: None,
-        executing: None,
-    };
+    let mut out = Filters { after: None, before: None, statuses: Vec::new(), document_name: None, executing: None };
     for f in filters {
         wire::check_len("filters.member.value", &f.value, 1, 128)?;
         match f.key.as_str() {
@@ -154,11 +130,7 @@ fn parse_filters(
                 if !status_values.contains(&f.value.as_str()) {
                     return Err(SsmError::new(
                         "InvalidFilterValue",
-                        format!(
-                            "Status filter value '{}' is not one of {}.",
-                            f.value,
-                            status_values.join(", ")
-                        ),
+                        format!("Status filter value '{}' is not one of {}.", f.value, status_values.join(", ")),
                     ));
                 }
                 out.statuses.push(f.value.clone());
@@ -174,10 +146,7 @@ fn parse_filters(
                 }
             },
             _ => {
-                return Err(SsmError::new(
-                    "InvalidFilterKey",
-                    format!("Filter key '{}' is not supported.", f.key),
-                ));
+                return Err(SsmError::new("InvalidFilterKey", format!("Filter key '{}' is not supported.", f.key)));
             }
         }
     }
@@ -233,10 +202,7 @@ pub(crate) async fn list_commands(state: &AppState, input: Value) -> Result<Valu
     if let Some(id) = &input.command_id
         && state.store.get_command(id).await?.is_none()
     {
-        return Err(SsmError::new(
-            "InvalidCommandId",
-            format!("Command {id} does not exist."),
-        ));
+        return Err(SsmError::new("InvalidCommandId", format!("Command {id} does not exist.")));
     }
     let filter = CommandFilter {
         command_id: input.command_id.clone(),
@@ -257,10 +223,7 @@ pub(crate) async fn list_commands(state: &AppState, input: Value) -> Result<Valu
     Ok(out)
 }
 
-pub(crate) async fn list_command_invocations(
-    state: &AppState,
-    input: Value,
-) -> Result<Value, SsmError> {
+pub(crate) async fn list_command_invocations(state: &AppState, input: Value) -> Result<Value, SsmError> {
     let input: ListInput = decode(input)?;
     check_ids(&input)?;
     let page = wire::page_size(input.max_results, 1, 50, 50)?;
@@ -269,10 +232,7 @@ pub(crate) async fn list_command_invocations(
     if let Some(id) = &input.command_id
         && state.store.get_command(id).await?.is_none()
     {
-        return Err(SsmError::new(
-            "InvalidCommandId",
-            format!("Command {id} does not exist."),
-        ));
+        return Err(SsmError::new("InvalidCommandId", format!("Command {id} does not exist.")));
     }
     let filter = InvocationFilter {
         command_id: input.command_id.clone(),
@@ -306,25 +266,10 @@ pub(crate) async fn list_command_invocations(
     Ok(out)
 }
 
-async fn invocation_json(
-    state: &AppState,
-    c: &Command,
-    inv: &Invocation,
-    details: bool,
-) -> Result<Value, SsmError> {
+async fn invocation_json(state: &AppState, c: &Command, inv: &Invocation, details: bool) -> Result<Value, SsmError> {
     let (status, status_details) = inv.state.ssm_status();
-    let plugins = if details {
-        state
-            .store
-            .list_plugins(&c.command_id, &inv.instance_id)
-            .await?
-    } else {
-        Vec::new()
-    };
-    let plugin_values: Vec<Value> = plugins
-        .iter()
-        .map(|p| plugin_json(state, c, inv, p, 2500))
-        .collect();
+    let plugins = if details { state.store.list_plugins(&c.command_id, &inv.instance_id).await? } else { Vec::new() };
+    let plugin_values: Vec<Value> = plugins.iter().map(|p| plugin_json(state, c, inv, p, 2500)).collect();
     let extra: Value = serde_json::from_str(&c.extra_json).unwrap_or_else(|_| json!({}));
     let trace = if inv.state == InvocationState::Undeliverable {
         "The node was deregistered before the command reached it."
@@ -359,55 +304,30 @@ struct GetInput {
     plugin_name: Option<String>,
 }
 
-pub(crate) async fn get_command_invocation(
-    state: &AppState,
-    input: Value,
-) -> Result<Value, SsmError> {
+pub(crate) async fn get_command_invocation(state: &AppState, input: Value) -> Result<Value, SsmError> {
     let input: GetInput = decode(input)?;
-    let command_id = input
-        .command_id
-        .ok_or_else(|| SsmError::validation("commandId", "null", "Member must not be null"))?;
-    let instance_id = input
-        .instance_id
-        .ok_or_else(|| SsmError::validation("instanceId", "null", "Member must not be null"))?;
+    let command_id =
+        input.command_id.ok_or_else(|| SsmError::validation("commandId", "null", "Member must not be null"))?;
+    let instance_id =
+        input.instance_id.ok_or_else(|| SsmError::validation("instanceId", "null", "Member must not be null"))?;
     wire::check_len("commandId", &command_id, 36, 36)?;
     check_instance_ids(std::slice::from_ref(&instance_id))?;
     if let Some(name) = &input.plugin_name {
         wire::check_len("pluginName", name, 4, 256)?;
     }
-    let missing = || {
-        SsmError::new(
-            "InvocationDoesNotExist",
-            "The command invocation does not exist.",
-        )
-    };
-    let command = state
-        .store
-        .get_command(&command_id)
-        .await?
-        .ok_or_else(missing)?;
-    let inv = state
-        .store
-        .get_invocation(&command_id, &instance_id)
-        .await?
-        .ok_or_else(missing)?;
+    let missing = || SsmError::new("InvocationDoesNotExist", "The command invocation does not exist.");
+    let command = state.store.get_command(&command_id).await?.ok_or_else(missing)?;
+    let inv = state.store.get_invocation(&command_id, &instance_id).await?.ok_or_else(missing)?;
     let plugins = state.store.list_plugins(&command_id, &instance_id).await?;
-    let steps: Vec<fleetrun_proto::AssignedStep> =
-        serde_json::from_str(&command.steps_json).unwrap_or_default();
+    let steps: Vec<fleetrun_proto::AssignedStep> = serde_json::from_str(&command.steps_json).unwrap_or_default();
     let plugin_name = match &input.plugin_name {
         Some(name) => {
             if !steps.iter().any(|s| crate::agent_api::plugin_name(s) == *name) {
-                return Err(SsmError::new(
-                    "InvalidPluginName",
-                    format!("The document has no plugin named {name}."),
-                ));
+                return Err(SsmError::new("InvalidPluginName", format!("The document has no plugin named {name}.")));
             }
             name.clone()
         }
-        None => steps
-            .last()
-            .map(|s| crate::agent_api::plugin_name(s))
-            .unwrap_or_default(),
+        None => steps.last().map(crate::agent_api::plugin_name).unwrap_or_default(),
     };
     let plugin = match &input.plugin_name {
         Some(name) => plugins.iter().find(|p| p.name == *name),
@@ -418,21 +338,12 @@ pub(crate) async fn get_command_invocation(
         _ => inv.state.ssm_status(),
     };
     let (out, err, url_idx) = match plugin {
-        Some(p) => (
-            head(&p.stdout_head, MAX_STDOUT_CHARS),
-            head(&p.stderr_head, MAX_STDERR_CHARS),
-            Some(p.idx),
-        ),
+        Some(p) => (head(&p.stdout_head, MAX_STDOUT_CHARS), head(&p.stderr_head, MAX_STDERR_CHARS), Some(p.idx)),
         None => (String::new(), String::new(), None),
     };
-    let url = |stream| {
-        url_idx
-            .map(|i| output_url(&state.config, &command_id, &instance_id, i, stream))
-            .unwrap_or_default()
-    };
-    let (start, end) = plugin
-        .map(|p| (p.started_ms, p.ended_ms))
-        .unwrap_or((inv.started_ms, inv.ended_ms));
+    let url =
+        |stream| url_idx.map(|i| output_url(&state.config, &command_id, &instance_id, i, stream)).unwrap_or_default();
+    let (start, end) = plugin.map(|p| (p.started_ms, p.ended_ms)).unwrap_or((inv.started_ms, inv.ended_ms));
     let response_code = match (plugin, &input.plugin_name) {
         (Some(p), Some(_)) => p.response_code,
         _ => inv.response_code,
@@ -468,34 +379,24 @@ struct CancelInput {
 
 pub(crate) async fn cancel_command(state: &AppState, input: Value) -> Result<Value, SsmError> {
     let input: CancelInput = decode(input)?;
-    let command_id = input
-        .command_id
-        .ok_or_else(|| SsmError::validation("commandId", "null", "Member must not be null"))?;
+    let command_id =
+        input.command_id.ok_or_else(|| SsmError::validation("commandId", "null", "Member must not be null"))?;
     wire::check_len("commandId", &command_id, 36, 36)?;
     let ids = input.instance_ids.filter(|ids| !ids.is_empty());
     if let Some(ids) = &ids {
         check_instance_ids(ids)?;
     }
     if state.store.get_command(&command_id).await?.is_none() {
-        return Err(SsmError::new(
-            "InvalidCommandId",
-            format!("Command {command_id} does not exist."),
-        ));
+        return Err(SsmError::new("InvalidCommandId", format!("Command {command_id} does not exist.")));
     }
     if let Some(ids) = &ids {
         for id in ids {
             if state.store.get_invocation(&command_id, id).await?.is_none() {
-                return Err(SsmError::new(
-                    "InvalidInstanceId",
-                    format!("Command {command_id} was not sent to {id}."),
-                ));
+                return Err(SsmError::new("InvalidInstanceId", format!("Command {command_id} was not sent to {id}.")));
             }
         }
     }
-    let running = state
-        .store
-        .cancel(&command_id, ids.as_deref(), crate::app::now_ms())
-        .await?;
+    let running = state.store.cancel(&command_id, ids.as_deref(), crate::app::now_ms()).await?;
     tracing::info!(command_id = %command_id, running = running.len(), "Cancel requested.");
     state.dispatch.wake_all(&running);
     Ok(json!({}))

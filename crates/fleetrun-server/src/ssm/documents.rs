@@ -8,9 +8,7 @@ use super::send::document_name;
 use super::wire::{self, decode, epoch, tags_json};
 use crate::app::{AppState, now_ms};
 use fleetrun_core::document::{self, DocumentFormat, DocumentKind, MAX_DOCUMENT_BYTES};
-use fleetrun_store::{
-    DocumentVersion, NewDocument, NewDocumentVersion, StoreError, VersionSelector,
-};
+use fleetrun_store::{DocumentVersion, NewDocument, NewDocumentVersion, StoreError, VersionSelector};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -51,11 +49,7 @@ fn format_of(text: Option<&str>) -> Result<DocumentFormat, SsmError> {
             "DocumentFormat TEXT is not supported for Command or Automation documents.",
         )),
         Some(other) => DocumentFormat::parse(other).ok_or_else(|| {
-            SsmError::validation(
-                "documentFormat",
-                other,
-                "Member must satisfy enum value set: [YAML, JSON, TEXT]",
-            )
+            SsmError::validation("documentFormat", other, "Member must satisfy enum value set: [YAML, JSON, TEXT]")
         }),
     }
 }
@@ -80,41 +74,24 @@ fn new_version(
     if content.len() > MAX_DOCUMENT_BYTES {
         return Err(SsmError::new(
             "MaxDocumentSizeExceeded",
-            format!(
-                "The document content is {} bytes; the limit is {MAX_DOCUMENT_BYTES}.",
-                content.len()
-            ),
+            format!("The document content is {} bytes; the limit is {MAX_DOCUMENT_BYTES}.", content.len()),
         ));
     }
     if content.is_empty() {
-        return Err(SsmError::validation(
-            "content",
-            "",
-            "Member must have length greater than or equal to 1",
-        ));
+        return Err(SsmError::validation("content", "", "Member must have length greater than or equal to 1"));
     }
     if !input.attachments.is_empty() || !input.requires.is_empty() {
-        return Err(SsmError::new(
-            "InvalidDocumentContent",
-            "Attachments and Requires are not supported yet.",
-        ));
+        return Err(SsmError::new("InvalidDocumentContent", "Attachments and Requires are not supported yet."));
     }
     document::parse_document(content, format, kind).map_err(|e| match e {
-        document::DocumentError::TooLarge { .. } => {
-            SsmError::new("MaxDocumentSizeExceeded", e.to_string())
-        }
+        document::DocumentError::TooLarge { .. } => SsmError::new("MaxDocumentSizeExceeded", e.to_string()),
         document::DocumentError::InvalidSchemaVersion { .. } => {
             SsmError::new("InvalidDocumentSchemaVersion", e.to_string())
         }
         other => SsmError::new("InvalidDocumentContent", other.to_string()),
     })?;
     if let Some(name) = &input.version_name {
-        wire::check_pattern(
-            "versionName",
-            name,
-            &regex_version_name(),
-            "^[a-zA-Z0-9_\\-.]{1,128}$",
-        )?;
+        wire::check_pattern("versionName", name, &regex_version_name(), "^[a-zA-Z0-9_\\-.]{1,128}$")?;
     }
     if let Some(display) = &input.display_name {
         wire::check_len("displayName", display, 0, 1024)?;
@@ -122,10 +99,7 @@ fn new_version(
     if let Some(target) = &input.target_type {
         wire::check_len("targetType", target, 0, 200)?;
         if !target.starts_with('/') {
-            return Err(SsmError::new(
-                "InvalidTargetType",
-                format!("TargetType '{target}' must start with '/'."),
-            ));
+            return Err(SsmError::new("InvalidTargetType", format!("TargetType '{target}' must start with '/'.")));
         }
     }
     Ok(NewDocumentVersion {
@@ -145,16 +119,10 @@ fn regex_version_name() -> regex::Regex {
 
 pub(crate) async fn create_document(state: &AppState, input: Value) -> Result<Value, SsmError> {
     let input: CreateInput = decode(input)?;
-    let name = input
-        .name
-        .clone()
-        .ok_or_else(|| SsmError::validation("name", "null", "Member must not be null"))?;
-    let content = input
-        .content
-        .clone()
-        .ok_or_else(|| SsmError::validation("content", "null", "Member must not be null"))?;
-    document::validate_document_name(&name)
-        .map_err(|e| SsmError::new("ValidationException", e.to_string()))?;
+    let name = input.name.clone().ok_or_else(|| SsmError::validation("name", "null", "Member must not be null"))?;
+    let content =
+        input.content.clone().ok_or_else(|| SsmError::validation("content", "null", "Member must not be null"))?;
+    document::validate_document_name(&name).map_err(|e| SsmError::new("ValidationException", e.to_string()))?;
     let format = format_of(input.document_format.as_deref())?;
     let kind = kind_of(input.document_type.as_deref())?;
     let version = new_version(&input, &content, format, kind)?;
@@ -166,17 +134,12 @@ pub(crate) async fn create_document(state: &AppState, input: Value) -> Result<Va
         version,
         now_ms: now_ms(),
     };
-    let stored = state
-        .store
-        .create_document(&doc)
-        .await
-        .map_err(|e| match e {
-            StoreError::AlreadyExists(_) => SsmError::new(
-                "DocumentAlreadyExists",
-                format!("A document named {name} already exists."),
-            ),
-            other => other.into(),
-        })?;
+    let stored = state.store.create_document(&doc).await.map_err(|e| match e {
+        StoreError::AlreadyExists(_) => {
+            SsmError::new("DocumentAlreadyExists", format!("A document named {name} already exists."))
+        }
+        other => other.into(),
+    })?;
     if !tags.is_empty() {
         state.store.add_tags("Document", &name, &tags).await?;
     }
@@ -185,14 +148,9 @@ pub(crate) async fn create_document(state: &AppState, input: Value) -> Result<Va
 
 pub(crate) async fn update_document(state: &AppState, input: Value) -> Result<Value, SsmError> {
     let input: CreateInput = decode(input)?;
-    let name = input
-        .name
-        .clone()
-        .ok_or_else(|| SsmError::validation("name", "null", "Member must not be null"))?;
-    let content = input
-        .content
-        .clone()
-        .ok_or_else(|| SsmError::validation("content", "null", "Member must not be null"))?;
+    let name = input.name.clone().ok_or_else(|| SsmError::validation("name", "null", "Member must not be null"))?;
+    let content =
+        input.content.clone().ok_or_else(|| SsmError::validation("content", "null", "Member must not be null"))?;
     let latest = find_version(state, &name, Some("$LATEST"), None).await?;
     if latest.owner == OWNER_AMAZON {
         return Err(SsmError::new(
@@ -204,29 +162,20 @@ pub(crate) async fn update_document(state: &AppState, input: Value) -> Result<Va
         && v != "$LATEST"
         && v != latest.version.to_string()
     {
-        return Err(SsmError::new(
-            "InvalidDocumentVersion",
-            "UpdateDocument must name the latest version or $LATEST.",
-        ));
+        return Err(SsmError::new("InvalidDocumentVersion", "UpdateDocument must name the latest version or $LATEST."));
     }
     let format = format_of(input.document_format.as_deref())?;
     let kind = kind_of(Some(&latest.document_type))?;
     let version = new_version(&input, &content, format, kind)?;
-    let stored = state
-        .store
-        .add_document_version(&name, &version)
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict(_) => SsmError::new(
-                "DuplicateDocumentContent",
-                "The content is the same as the latest version's.",
-            ),
-            StoreError::AlreadyExists(_) => SsmError::new(
-                "DuplicateDocumentVersionName",
-                "That version name is already used by this document.",
-            ),
-            other => other.into(),
-        })?;
+    let stored = state.store.add_document_version(&name, &version).await.map_err(|e| match e {
+        StoreError::Conflict(_) => {
+            SsmError::new("DuplicateDocumentContent", "The content is the same as the latest version's.")
+        }
+        StoreError::AlreadyExists(_) => {
+            SsmError::new("DuplicateDocumentVersionName", "That version name is already used by this document.")
+        }
+        other => other.into(),
+    })?;
     Ok(json!({ "DocumentDescription": description_json(state, &stored).await? }))
 }
 
@@ -255,21 +204,10 @@ pub(crate) async fn find_version(
     if let Some(found) = state.store.get_document(name, selector).await? {
         return Ok(found);
     }
-    if state
-        .store
-        .get_document(name, VersionSelector::Default)
-        .await?
-        .is_none()
-    {
-        return Err(SsmError::new(
-            "InvalidDocument",
-            "The specified document does not exist.",
-        ));
+    if state.store.get_document(name, VersionSelector::Default).await?.is_none() {
+        return Err(SsmError::new("InvalidDocument", "The specified document does not exist."));
     }
-    Err(SsmError::new(
-        "InvalidDocumentVersion",
-        "The document version is not valid or does not exist.",
-    ))
+    Err(SsmError::new("InvalidDocumentVersion", "The document version is not valid or does not exist."))
 }
 
 #[derive(Deserialize)]
@@ -284,20 +222,13 @@ struct GetInput {
 pub(crate) async fn get_document(state: &AppState, input: Value) -> Result<Value, SsmError> {
     let input: GetInput = decode(input)?;
     let name = document_name(input.name.as_deref())?;
-    let v = find_version(
-        state,
-        &name,
-        input.document_version.as_deref(),
-        input.version_name.as_deref(),
-    )
-    .await?;
+    let v = find_version(state, &name, input.document_version.as_deref(), input.version_name.as_deref()).await?;
     let stored_format = DocumentFormat::parse(&v.format).unwrap_or(DocumentFormat::Json);
     let (content, format) = match input.document_format.as_deref() {
         None => (v.content.clone(), stored_format),
         Some(wanted) => {
             let wanted = format_of(Some(wanted))?;
-            let converted =
-                document::convert(&v.content, stored_format, wanted).map_err(SsmError::internal)?;
+            let converted = document::convert(&v.content, stored_format, wanted).map_err(SsmError::internal)?;
             (converted, wanted)
         }
     };
@@ -320,13 +251,7 @@ pub(crate) async fn get_document(state: &AppState, input: Value) -> Result<Value
 pub(crate) async fn describe_document(state: &AppState, input: Value) -> Result<Value, SsmError> {
     let input: GetInput = decode(input)?;
     let name = document_name(input.name.as_deref())?;
-    let v = find_version(
-        state,
-        &name,
-        input.document_version.as_deref(),
-        input.version_name.as_deref(),
-    )
-    .await?;
+    let v = find_version(state, &name, input.document_version.as_deref(), input.version_name.as_deref()).await?;
     Ok(json!({ "Document": description_json(state, &v).await? }))
 }
 
@@ -339,8 +264,7 @@ async fn description_json(state: &AppState, v: &DocumentVersion) -> Result<Value
         .parameters
         .iter()
         .map(|p| {
-            let mut param =
-                json!({ "Name": p.name, "Type": p.kind.as_str(), "Description": p.description });
+            let mut param = json!({ "Name": p.name, "Type": p.kind.as_str(), "Description": p.description });
             if let Some(default) = &p.default {
                 param["DefaultValue"] = json!(match default {
                     Value::String(s) => s.clone(),
@@ -412,16 +336,10 @@ pub(crate) async fn list_documents(state: &AppState, input: Value) -> Result<Val
         let key = match legacy.key.as_str() {
             "Name" | "Owner" | "PlatformTypes" | "DocumentType" => legacy.key.clone(),
             other => {
-                return Err(SsmError::new(
-                    "InvalidFilterKey",
-                    format!("Filter key '{other}' is not supported."),
-                ));
+                return Err(SsmError::new("InvalidFilterKey", format!("Filter key '{other}' is not supported.")));
             }
         };
-        filters.push(KeyValuesFilter {
-            key,
-            values: vec![legacy.value],
-        });
+        filters.push(KeyValuesFilter { key, values: vec![legacy.value] });
     }
     if filters.len() > 6 {
         return Err(SsmError::validation(
@@ -436,11 +354,7 @@ pub(crate) async fn list_documents(state: &AppState, input: Value) -> Result<Val
             matched.push(v);
         }
     }
-    let slice: Vec<&DocumentVersion> = matched
-        .iter()
-        .skip(offset as usize)
-        .take(page as usize)
-        .collect();
+    let slice: Vec<&DocumentVersion> = matched.iter().skip(offset as usize).take(page as usize).collect();
     let mut items = Vec::with_capacity(slice.len());
     for v in &slice {
         items.push(identifier_json(state, v).await?);
@@ -465,31 +379,23 @@ async fn document_matches(
                 "All" => true,
                 _ => false,
             }),
-            "Name" => f
-                .values
-                .iter()
-                .any(|prefix| v.name.starts_with(prefix.as_str())),
-            "DocumentType" => f.values.iter().any(|t| *t == v.document_type),
+            "Name" => f.values.iter().any(|prefix| v.name.starts_with(prefix.as_str())),
+            "DocumentType" => f.values.contains(&v.document_type),
             "PlatformTypes" => {
                 let parsed = parse_stored(v)?;
                 let platforms = document::platform_types(&parsed);
                 f.values.iter().any(|p| platforms.contains(&p.as_str()))
             }
-            "TargetType" => f.values.iter().any(|t| *t == v.target_type),
+            "TargetType" => f.values.contains(&v.target_type),
             key if key.starts_with("tag:") || key == "tag-key" => {
                 let tags = state.store.list_tags("Document", &v.name).await?;
                 match key.strip_prefix("tag:") {
-                    Some(tag) => tags
-                        .iter()
-                        .any(|(k, val)| k == tag && f.values.contains(val)),
+                    Some(tag) => tags.iter().any(|(k, val)| k == tag && f.values.contains(val)),
                     None => tags.iter().any(|(k, _)| f.values.contains(k)),
                 }
             }
             other => {
-                return Err(SsmError::new(
-                    "InvalidFilterKey",
-                    format!("Filter key '{other}' is not supported."),
-                ));
+                return Err(SsmError::new("InvalidFilterKey", format!("Filter key '{other}' is not supported.")));
             }
         };
         if !ok {
@@ -537,10 +443,7 @@ struct NameInput {
     next_token: Option<String>,
 }
 
-pub(crate) async fn list_document_versions(
-    state: &AppState,
-    input: Value,
-) -> Result<Value, SsmError> {
+pub(crate) async fn list_document_versions(state: &AppState, input: Value) -> Result<Value, SsmError> {
     let input: NameInput = decode(input)?;
     let name = document_name(input.name.as_deref())?;
     find_version(state, &name, None, None).await?;
@@ -565,15 +468,12 @@ pub(crate) async fn list_document_versions(
     Ok(out)
 }
 
-pub(crate) async fn update_default_version(
-    state: &AppState,
-    input: Value,
-) -> Result<Value, SsmError> {
+pub(crate) async fn update_default_version(state: &AppState, input: Value) -> Result<Value, SsmError> {
     let input: NameInput = decode(input)?;
     let name = document_name(input.name.as_deref())?;
-    let version = input.document_version.ok_or_else(|| {
-        SsmError::validation("documentVersion", "null", "Member must not be null")
-    })?;
+    let version = input
+        .document_version
+        .ok_or_else(|| SsmError::validation("documentVersion", "null", "Member must not be null"))?;
     let target = find_version(state, &name, Some(&version), None).await?;
     if target.owner == OWNER_AMAZON {
         return Err(SsmError::new(
@@ -581,10 +481,7 @@ pub(crate) async fn update_default_version(
             format!("{name} is a built-in document and cannot be changed."),
         ));
     }
-    let v = state
-        .store
-        .set_default_version(&name, target.version)
-        .await?;
+    let v = state.store.set_default_version(&name, target.version).await?;
     Ok(
         json!({ "Description": { "Name": v.name, "DefaultVersion": v.default_version.to_string(), "DefaultVersionName": v.version_name } }),
     )
@@ -601,29 +498,16 @@ pub(crate) async fn delete_document(state: &AppState, input: Value) -> Result<Va
             format!("{name} is a built-in document and cannot be deleted."),
         ));
     }
-    let number = match (
-        input.document_version.as_deref(),
-        input.version_name.as_deref(),
-    ) {
+    let number = match (input.document_version.as_deref(), input.version_name.as_deref()) {
         (None, None) => None,
         (v, n) => Some(find_version(state, &name, v, n).await?.version),
     };
-    state
-        .store
-        .delete_document(&name, number)
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict(m) => SsmError::new("InvalidDocumentOperation", m),
-            other => other.into(),
-        })?;
+    state.store.delete_document(&name, number).await.map_err(|e| match e {
+        StoreError::Conflict(m) => SsmError::new("InvalidDocumentOperation", m),
+        other => other.into(),
+    })?;
     if number.is_none() {
-        let keys: Vec<String> = state
-            .store
-            .list_tags("Document", &name)
-            .await?
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect();
+        let keys: Vec<String> = state.store.list_tags("Document", &name).await?.into_iter().map(|(k, _)| k).collect();
         state.store.remove_tags("Document", &name, &keys).await?;
     }
     Ok(json!({}))
@@ -632,21 +516,19 @@ pub(crate) async fn delete_document(state: &AppState, input: Value) -> Result<Va
 /// Checks tags against the model: ≤ 1000, key 1..128, value 0..256, SSM's character set.
 pub(crate) fn check_tags(tags: &[TagInput]) -> Result<Vec<(String, String)>, SsmError> {
     if tags.len() > 1000 {
-        return Err(SsmError::new(
-            "TooManyTagsError",
-            "At most 1000 tags may be given.",
-        ));
+        return Err(SsmError::new("TooManyTagsError", "At most 1000 tags may be given."));
     }
-    let allowed = |s: &str| {
-        s.chars()
-            .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c))
-    };
+    let allowed = |s: &str| s.chars().all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c));
     tags.iter()
         .map(|t| {
             wire::check_len("tags.member.key", &t.key, 1, 128)?;
             wire::check_len("tags.member.value", &t.value, 0, 256)?;
             if !allowed(&t.key) || !allowed(&t.value) {
-                return Err(SsmError::validation("tags.member", &t.key, "Member must satisfy regular expression pattern: ^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$"));
+                return Err(SsmError::validation(
+                    "tags.member",
+                    &t.key,
+                    "Member must satisfy regular expression pattern: ^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$",
+                ));
             }
             Ok((t.key.clone(), t.value.clone()))
         })

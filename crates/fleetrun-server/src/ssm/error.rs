@@ -17,11 +17,7 @@ pub struct SsmError {
 
 impl SsmError {
     pub fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            code,
-            message: message.into(),
-        }
+        Self { status: StatusCode::BAD_REQUEST, code, message: message.into() }
     }
 
     /// AWS's wording for a constraint the model declares (max length, pattern, enum, range).

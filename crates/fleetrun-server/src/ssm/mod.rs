@@ -97,31 +97,17 @@ impl Operation {
 
     /// Parses `X-Amz-Target`. An unknown or missing target is `UnknownOperationException`.
     pub fn from_target(headers: &HeaderMap) -> Result<Self, SsmError> {
-        let target = headers
-            .get("x-amz-target")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
+        let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
         let unknown = || {
-            SsmError::new(
-                "UnknownOperationException",
-                format!("Operation '{target}' is not supported by fleetrun."),
-            )
+            SsmError::new("UnknownOperationException", format!("Operation '{target}' is not supported by fleetrun."))
         };
         let name = target.strip_prefix("AmazonSSM.").ok_or_else(unknown)?;
-        Self::ALL
-            .into_iter()
-            .find(|op| op.name() == name)
-            .ok_or_else(unknown)
+        Self::ALL.into_iter().find(|op| op.name() == name).ok_or_else(unknown)
     }
 }
 
 /// Handles one authenticated SSM request.
-pub async fn handle(
-    state: &AppState,
-    principal: &Principal,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Response {
+pub async fn handle(state: &AppState, principal: &Principal, headers: &HeaderMap, body: &[u8]) -> Response {
     match dispatch(state, principal, headers, body).await {
         Ok(output) => json_response(StatusCode::OK, &output),
         Err(error) => error.into_response(),
@@ -148,18 +134,11 @@ async fn dispatch(
     let input: Value = if body.is_empty() {
         Value::Object(Default::default())
     } else {
-        serde_json::from_slice(body).map_err(|e| {
-            SsmError::new(
-                "SerializationException",
-                format!("The request body is not valid JSON: {e}"),
-            )
-        })?
+        serde_json::from_slice(body)
+            .map_err(|e| SsmError::new("SerializationException", format!("The request body is not valid JSON: {e}")))?
     };
     if !input.is_object() {
-        return Err(SsmError::new(
-            "SerializationException",
-            "The request body must be a JSON object.",
-        ));
+        return Err(SsmError::new("SerializationException", "The request body must be a JSON object."));
     }
     tracing::debug!(operation = operation.name(), "SSM request.");
     match operation {
@@ -174,13 +153,9 @@ async fn dispatch(
         Operation::ListDocuments => documents::list_documents(state, input).await,
         Operation::ListDocumentVersions => documents::list_document_versions(state, input).await,
         Operation::UpdateDocument => documents::update_document(state, input).await,
-        Operation::UpdateDocumentDefaultVersion => {
-            documents::update_default_version(state, input).await
-        }
+        Operation::UpdateDocumentDefaultVersion => documents::update_default_version(state, input).await,
         Operation::DeleteDocument => documents::delete_document(state, input).await,
-        Operation::DescribeInstanceInformation => {
-            nodes::describe_instance_information(state, input).await
-        }
+        Operation::DescribeInstanceInformation => nodes::describe_instance_information(state, input).await,
         Operation::AddTagsToResource => nodes::add_tags(state, input).await,
         Operation::RemoveTagsFromResource => nodes::remove_tags(state, input).await,
         Operation::ListTagsForResource => nodes::list_tags(state, input).await,
@@ -196,10 +171,7 @@ pub fn json_response(status: StatusCode, body: &Value) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     (
         status,
-        [
-            ("content-type", "application/x-amz-json-1.1"),
-            ("x-amzn-requestid", request_id.as_str()),
-        ],
+        [("content-type", "application/x-amz-json-1.1"), ("x-amzn-requestid", request_id.as_str())],
         body.to_string(),
     )
         .into_response()

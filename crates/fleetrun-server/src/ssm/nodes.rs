@@ -13,11 +13,7 @@ use serde_json::{Value, json};
 
 /// PingStatus of a node from its last contact.
 pub(crate) fn ping_status(state: &AppState, node: &Node, now: i64) -> &'static str {
-    if now - node.last_ping_ms <= state.config.ping_timeout.as_millis() as i64 {
-        "Online"
-    } else {
-        "ConnectionLost"
-    }
+    if now - node.last_ping_ms <= state.config.ping_timeout.as_millis() as i64 { "Online" } else { "ConnectionLost" }
 }
 
 fn node_json(state: &AppState, node: &Node, now: i64) -> Value {
@@ -61,10 +57,7 @@ struct LegacyFilter {
     value_set: Vec<String>,
 }
 
-pub(crate) async fn describe_instance_information(
-    state: &AppState,
-    input: Value,
-) -> Result<Value, SsmError> {
+pub(crate) async fn describe_instance_information(state: &AppState, input: Value) -> Result<Value, SsmError> {
     let input: DescribeInput = decode(input)?;
     if !input.instance_information_filter_list.is_empty() && !input.filters.is_empty() {
         return Err(SsmError::new(
@@ -76,13 +69,7 @@ pub(crate) async fn describe_instance_information(
     let offset = wire::offset_from_token(input.next_token.as_deref())?;
     let mut filters = input.filters;
     filters.extend(
-        input
-            .instance_information_filter_list
-            .into_iter()
-            .map(|f| KeyValuesFilter {
-                key: f.key,
-                values: f.value_set,
-            }),
+        input.instance_information_filter_list.into_iter().map(|f| KeyValuesFilter { key: f.key, values: f.value_set }),
     );
     let now = now_ms();
     let nodes = state.store.list_nodes().await?;
@@ -95,11 +82,7 @@ pub(crate) async fn describe_instance_information(
     for f in &filters {
         if f.key == "InstanceIds" {
             check_instance_ids(&f.values)?;
-            if let Some(unknown) = f
-                .values
-                .iter()
-                .find(|id| !nodes.iter().any(|n| &n.instance_id == *id))
-            {
+            if let Some(unknown) = f.values.iter().find(|id| !nodes.iter().any(|n| &n.instance_id == *id)) {
                 return Err(SsmError::new(
                     "InvalidInstanceId",
                     format!("Instance {unknown} is not a managed node of this fleetrun."),
@@ -107,12 +90,8 @@ pub(crate) async fn describe_instance_information(
             }
         }
     }
-    let slice: Vec<Value> = matched
-        .iter()
-        .skip(offset as usize)
-        .take(page as usize)
-        .map(|n| node_json(state, n, now))
-        .collect();
+    let slice: Vec<Value> =
+        matched.iter().skip(offset as usize).take(page as usize).map(|n| node_json(state, n, now)).collect();
     let mut out = json!({ "InstanceInformationList": slice });
     if offset as usize + (page as usize) < matched.len() {
         out["NextToken"] = json!(wire::next_token(offset, page as usize, page));
@@ -120,12 +99,7 @@ pub(crate) async fn describe_instance_information(
     Ok(out)
 }
 
-fn node_matches(
-    state: &AppState,
-    node: &Node,
-    filters: &[KeyValuesFilter],
-    now: i64,
-) -> Result<bool, SsmError> {
+fn node_matches(state: &AppState, node: &Node, filters: &[KeyValuesFilter], now: i64) -> Result<bool, SsmError> {
     for f in filters {
         if f.values.is_empty() || f.values.len() > 100 {
             return Err(SsmError::new(
@@ -138,11 +112,9 @@ fn node_matches(
             "InstanceIds" => any(&node.instance_id),
             "AgentVersion" => any(&node.facts.agent_version),
             "PingStatus" => any(ping_status(state, node, now)),
-            "PlatformType" | "PlatformTypes" => any(if node.facts.platform_type.is_empty() {
-                "Linux"
-            } else {
-                &node.facts.platform_type
-            }),
+            "PlatformType" | "PlatformTypes" => {
+                any(if node.facts.platform_type.is_empty() { "Linux" } else { &node.facts.platform_type })
+            }
             "ActivationIds" => any(&node.activation_id),
             "IamRole" => any(&node.iam_role),
             "ResourceType" => any("ManagedInstance"),
@@ -187,13 +159,9 @@ async fn resource(state: &AppState, input: &TagsInput) -> Result<(String, String
         .ok_or_else(|| SsmError::validation("resourceId", "null", "Member must not be null"))?;
     let exists = match rtype.as_str() {
         "ManagedInstance" => state.store.get_node(&rid).await?.is_some(),
-        "Document" => state
-            .store
-            .get_document(&rid, fleetrun_store::VersionSelector::Default)
-            .await?
-            .is_some(),
-        "MaintenanceWindow" | "Parameter" | "PatchBaseline" | "OpsItem" | "OpsMetadata"
-        | "Automation" | "Association" => {
+        "Document" => state.store.get_document(&rid, fleetrun_store::VersionSelector::Default).await?.is_some(),
+        "MaintenanceWindow" | "Parameter" | "PatchBaseline" | "OpsItem" | "OpsMetadata" | "Automation"
+        | "Association" => {
             return Err(SsmError::new(
                 "InvalidResourceType",
                 format!("Tags on {rtype} resources are not supported by fleetrun yet."),
@@ -208,10 +176,7 @@ async fn resource(state: &AppState, input: &TagsInput) -> Result<(String, String
         }
     };
     if !exists {
-        return Err(SsmError::new(
-            "InvalidResourceId",
-            format!("{rtype} {rid} does not exist."),
-        ));
+        return Err(SsmError::new("InvalidResourceId", format!("{rtype} {rid} does not exist.")));
     }
     Ok((rtype, rid))
 }
@@ -220,23 +185,13 @@ pub(crate) async fn add_tags(state: &AppState, input: Value) -> Result<Value, Ss
     let input: TagsInput = decode(input)?;
     let tags = check_tags(&input.tags)?;
     if tags.is_empty() {
-        return Err(SsmError::validation(
-            "tags",
-            "[]",
-            "Member must have length greater than or equal to 1",
-        ));
+        return Err(SsmError::validation("tags", "[]", "Member must have length greater than or equal to 1"));
     }
     let (rtype, rid) = resource(state, &input).await?;
     let existing = state.store.list_tags(&rtype, &rid).await?;
-    let new_keys = tags
-        .iter()
-        .filter(|(k, _)| !existing.iter().any(|(e, _)| e == k))
-        .count();
+    let new_keys = tags.iter().filter(|(k, _)| !existing.iter().any(|(e, _)| e == k)).count();
     if existing.len() + new_keys > 1000 {
-        return Err(SsmError::new(
-            "TooManyTagsError",
-            "A resource may have at most 1000 tags.",
-        ));
+        return Err(SsmError::new("TooManyTagsError", "A resource may have at most 1000 tags."));
     }
     state.store.add_tags(&rtype, &rid, &tags).await?;
     Ok(json!({}))
@@ -245,10 +200,7 @@ pub(crate) async fn add_tags(state: &AppState, input: Value) -> Result<Value, Ss
 pub(crate) async fn remove_tags(state: &AppState, input: Value) -> Result<Value, SsmError> {
     let input: TagsInput = decode(input)?;
     let (rtype, rid) = resource(state, &input).await?;
-    state
-        .store
-        .remove_tags(&rtype, &rid, &input.tag_keys)
-        .await?;
+    state.store.remove_tags(&rtype, &rid, &input.tag_keys).await?;
     Ok(json!({}))
 }
 
@@ -275,30 +227,14 @@ const MAX_ACTIVATION_MS: i64 = 30 * 24 * 3600 * 1000;
 
 pub(crate) async fn create_activation(state: &AppState, input: Value) -> Result<Value, SsmError> {
     let input: ActivationInput = decode(input)?;
-    let iam_role = input
-        .iam_role
-        .clone()
-        .ok_or_else(|| SsmError::validation("iamRole", "null", "Member must not be null"))?;
+    let iam_role =
+        input.iam_role.clone().ok_or_else(|| SsmError::validation("iamRole", "null", "Member must not be null"))?;
     wire::check_len("iamRole", &iam_role, 0, 64)?;
-    wire::check_len(
-        "description",
-        input.description.as_deref().unwrap_or(""),
-        0,
-        256,
-    )?;
-    wire::check_len(
-        "defaultInstanceName",
-        input.default_instance_name.as_deref().unwrap_or(""),
-        0,
-        256,
-    )?;
+    wire::check_len("description", input.description.as_deref().unwrap_or(""), 0, 256)?;
+    wire::check_len("defaultInstanceName", input.default_instance_name.as_deref().unwrap_or(""), 0, 256)?;
     let limit = input.registration_limit.unwrap_or(1);
     if !(1..=1000).contains(&limit) {
-        return Err(SsmError::validation(
-            "registrationLimit",
-            limit,
-            "Member must have value between 1 and 1000",
-        ));
+        return Err(SsmError::validation("registrationLimit", limit, "Member must have value between 1 and 1000"));
     }
     let now = now_ms();
     let expiration = match &input.expiration_date {
@@ -306,10 +242,7 @@ pub(crate) async fn create_activation(state: &AppState, input: Value) -> Result<
         Some(Value::Number(n)) => (n.as_f64().unwrap_or(0.0) * 1000.0) as i64,
         Some(Value::String(s)) => wire::parse_time("ExpirationDate", s)?,
         Some(other) => {
-            return Err(SsmError::new(
-                "SerializationException",
-                format!("ExpirationDate {other} is not a timestamp."),
-            ));
+            return Err(SsmError::new("SerializationException", format!("ExpirationDate {other} is not a timestamp.")));
         }
     };
     if expiration <= now || expiration > now + MAX_ACTIVATION_MS {
@@ -328,10 +261,7 @@ pub(crate) async fn create_activation(state: &AppState, input: Value) -> Result<
     });
     state.store.create_activation(&activation).await?;
     if !tags.is_empty() {
-        state
-            .store
-            .add_tags("Activation", &activation.activation_id, &tags)
-            .await?;
+        state.store.add_tags("Activation", &activation.activation_id, &tags).await?;
     }
     Ok(json!({ "ActivationId": activation.activation_id, "ActivationCode": code }))
 }
@@ -355,10 +285,7 @@ struct ActivationFilter {
     filter_values: Vec<String>,
 }
 
-pub(crate) async fn describe_activations(
-    state: &AppState,
-    input: Value,
-) -> Result<Value, SsmError> {
+pub(crate) async fn describe_activations(state: &AppState, input: Value) -> Result<Value, SsmError> {
     let input: DescribeActivationsInput = decode(input)?;
     let page = wire::page_size(input.max_results, 1, 50, 50)?;
     let offset = wire::offset_from_token(input.next_token.as_deref())?;
@@ -371,10 +298,7 @@ pub(crate) async fn describe_activations(
                 "DefaultInstanceName" => &a.default_instance_name,
                 "IamRole" => &a.iam_role,
                 other => {
-                    return Err(SsmError::new(
-                        "InvalidFilter",
-                        format!("Filter key '{other}' is not supported."),
-                    ));
+                    return Err(SsmError::new("InvalidFilter", format!("Filter key '{other}' is not supported.")));
                 }
             };
             if !f.filter_values.iter().any(|v| v == field) {
@@ -385,10 +309,7 @@ pub(crate) async fn describe_activations(
     }
     let mut items = Vec::new();
     for a in matched.iter().skip(offset as usize).take(page as usize) {
-        let tags = state
-            .store
-            .list_tags("Activation", &a.activation_id)
-            .await?;
+        let tags = state.store.list_tags("Activation", &a.activation_id).await?;
         items.push(json!({
             "ActivationId": a.activation_id,
             "Description": a.description,
@@ -418,40 +339,25 @@ struct IdInput {
 
 pub(crate) async fn delete_activation(state: &AppState, input: Value) -> Result<Value, SsmError> {
     let input: IdInput = decode(input)?;
-    let id = input
-        .activation_id
-        .ok_or_else(|| SsmError::validation("activationId", "null", "Member must not be null"))?;
-    state
-        .store
-        .delete_activation(&id)
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound(_) => SsmError::new(
-                "InvalidActivationId",
-                format!("Activation {id} does not exist."),
-            ),
-            other => other.into(),
-        })?;
+    let id =
+        input.activation_id.ok_or_else(|| SsmError::validation("activationId", "null", "Member must not be null"))?;
+    state.store.delete_activation(&id).await.map_err(|e| match e {
+        StoreError::NotFound(_) => SsmError::new("InvalidActivationId", format!("Activation {id} does not exist.")),
+        other => other.into(),
+    })?;
     Ok(json!({}))
 }
 
 pub(crate) async fn deregister(state: &AppState, input: Value) -> Result<Value, SsmError> {
     let input: IdInput = decode(input)?;
-    let id = input
-        .instance_id
-        .ok_or_else(|| SsmError::validation("instanceId", "null", "Member must not be null"))?;
+    let id = input.instance_id.ok_or_else(|| SsmError::validation("instanceId", "null", "Member must not be null"))?;
     check_instance_ids(std::slice::from_ref(&id))?;
-    let changed = state
-        .store
-        .deregister_node(&id, now_ms())
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound(_) => SsmError::new(
-                "InvalidInstanceId",
-                format!("Instance {id} is not a managed node of this fleetrun."),
-            ),
-            other => other.into(),
-        })?;
+    let changed = state.store.deregister_node(&id, now_ms()).await.map_err(|e| match e {
+        StoreError::NotFound(_) => {
+            SsmError::new("InvalidInstanceId", format!("Instance {id} is not a managed node of this fleetrun."))
+        }
+        other => other.into(),
+    })?;
     for command_id in &changed {
         dispatch::settle(state.store.as_ref(), &state.dispatch, command_id).await?;
     }

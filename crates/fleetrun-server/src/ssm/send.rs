@@ -56,34 +56,24 @@ pub(crate) async fn send_command(state: &AppState, input: Value) -> Result<Value
     let input: SendCommandInput = decode(input)?;
     let checked = check_members(&input)?;
     let name = document_name(input.document_name.as_deref())?;
-    let version =
-        super::documents::find_version(state, &name, input.document_version.as_deref(), None)
-            .await?;
+    let version = super::documents::find_version(state, &name, input.document_version.as_deref(), None).await?;
     if version.document_type != "Command" {
         return Err(SsmError::new(
             "InvalidDocument",
-            format!(
-                "Document {name} is of type {}; SendCommand runs Command documents.",
-                version.document_type
-            ),
+            format!("Document {name} is of type {}; SendCommand runs Command documents.", version.document_type),
         ));
     }
     if let Some(hash) = &input.document_hash
         && !hash.eq_ignore_ascii_case(&version.hash)
     {
-        return Err(SsmError::new(
-            "InvalidDocument",
-            "The DocumentHash does not match the document's content.",
-        ));
+        return Err(SsmError::new("InvalidDocument", "The DocumentHash does not match the document's content."));
     }
-    let format =
-        document::DocumentFormat::parse(&version.format).unwrap_or(document::DocumentFormat::Json);
+    let format = document::DocumentFormat::parse(&version.format).unwrap_or(document::DocumentFormat::Json);
     let doc = document::parse_document(&version.content, format, DocumentKind::Command)
         .map_err(|e| SsmError::internal(format!("stored document {name} does not parse: {e}")))?;
     let params = document::resolve_parameters(&doc, &input.parameters)
         .map_err(|e| SsmError::new("InvalidParameters", e.to_string()))?;
-    let steps = document::render_steps(&doc, &params)
-        .map_err(|e| SsmError::new("InvalidParameters", e.to_string()))?;
+    let steps = document::render_steps(&doc, &params).map_err(|e| SsmError::new("InvalidParameters", e.to_string()))?;
     let targets = resolve_targets(state, &input).await?;
     let now = now_ms();
     let n = targets.len() as u32;
@@ -91,12 +81,7 @@ pub(crate) async fn send_command(state: &AppState, input: Value) -> Result<Value
     let timeout_seconds = input.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS);
     let assigned: Vec<AssignedStep> = steps
         .into_iter()
-        .map(|s| AssignedStep {
-            name: s.name,
-            action: s.action,
-            inputs: s.inputs,
-            precondition: s.precondition,
-        })
+        .map(|s| AssignedStep { name: s.name, action: s.action, inputs: s.inputs, precondition: s.precondition })
         .collect();
     let extra = json!({
         "NotificationConfig": input.notification_config.clone().unwrap_or_else(|| json!({"NotificationArn": "", "NotificationEvents": [], "NotificationType": ""})),
@@ -111,8 +96,7 @@ pub(crate) async fn send_command(state: &AppState, input: Value) -> Result<Value
         parameters_json: serde_json::to_string(&params.to_wire()).map_err(SsmError::internal)?,
         instance_ids_json: serde_json::to_string(&input.instance_ids.clone().unwrap_or_default())
             .map_err(SsmError::internal)?,
-        targets_json: serde_json::to_string(&input.targets.clone().unwrap_or_default())
-            .map_err(SsmError::internal)?,
+        targets_json: serde_json::to_string(&input.targets.clone().unwrap_or_default()).map_err(SsmError::internal)?,
         steps_json: serde_json::to_string(&assigned).map_err(SsmError::internal)?,
         requested_ms: now,
         timeout_seconds,
@@ -126,10 +110,7 @@ pub(crate) async fn send_command(state: &AppState, input: Value) -> Result<Value
         max_errors_n: checked.errors.errors_for(n),
         service_role: input.service_role_arn.clone().unwrap_or_default(),
         extra_json: extra.to_string(),
-        targets: targets
-            .iter()
-            .map(|node| (node.instance_id.clone(), node.name.clone()))
-            .collect(),
+        targets: targets.iter().map(|node| (node.instance_id.clone(), node.name.clone())).collect(),
     };
     state.store.create_command(&command).await?;
     tracing::info!(command_id = %command.command_id, document = %command.document_name, targets = n, "Command accepted.");
@@ -159,11 +140,7 @@ fn check_members(input: &SendCommandInput) -> Result<Checked, SsmError> {
     if let Some(t) = input.timeout_seconds
         && !(30..=2_592_000).contains(&t)
     {
-        return Err(SsmError::validation(
-            "timeoutSeconds",
-            t,
-            "Member must have value between 30 and 2592000",
-        ));
+        return Err(SsmError::validation("timeoutSeconds", t, "Member must have value between 30 and 2592000"));
     }
     if let Some(comment) = &input.comment {
         check_len("comment", comment, 0, 100)?;
@@ -189,12 +166,7 @@ fn check_members(input: &SendCommandInput) -> Result<Checked, SsmError> {
         .map_err(|e| SsmError::validation("maxConcurrency", &concurrency_text, &e.to_string()))?;
     let errors = Limit::parse_errors(&errors_text)
         .map_err(|e| SsmError::validation("maxErrors", &errors_text, &e.to_string()))?;
-    Ok(Checked {
-        concurrency,
-        concurrency_text,
-        errors,
-        errors_text,
-    })
+    Ok(Checked { concurrency, concurrency_text, errors, errors_text })
 }
 
 fn check_notification(config: &Value) -> Result<(), SsmError> {
@@ -204,35 +176,21 @@ fn check_notification(config: &Value) -> Result<(), SsmError> {
             check_enum(
                 "notificationConfig.notificationEvents",
                 text,
-                &[
-                    "All",
-                    "InProgress",
-                    "Success",
-                    "TimedOut",
-                    "Cancelled",
-                    "Failed",
-                ],
+                &["All", "InProgress", "Success", "TimedOut", "Cancelled", "Failed"],
             )?;
         }
     }
     if let Some(kind) = config.get("NotificationType").and_then(Value::as_str) {
-        check_enum(
-            "notificationConfig.notificationType",
-            kind,
-            &["Command", "Invocation"],
-        )?;
+        check_enum("notificationConfig.notificationType", kind, &["Command", "Invocation"])?;
     }
     Ok(())
 }
 
 /// DocumentName may be a name or an ARN (`arn:…:document/Name`).
 pub(crate) fn document_name(raw: Option<&str>) -> Result<String, SsmError> {
-    let raw =
-        raw.ok_or_else(|| SsmError::validation("documentName", "null", "Member must not be null"))?;
-    let pattern_ok = (3..=128).contains(&raw.len())
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_-.:/".contains(&b));
+    let raw = raw.ok_or_else(|| SsmError::validation("documentName", "null", "Member must not be null"))?;
+    let pattern_ok =
+        (3..=128).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.:/".contains(&b));
     if !pattern_ok {
         return Err(SsmError::validation(
             "documentName",
@@ -247,21 +205,14 @@ pub(crate) fn document_name(raw: Option<&str>) -> Result<String, SsmError> {
 }
 
 /// The nodes the command goes to, in order. Unknown instance ids refuse the command.
-async fn resolve_targets(
-    state: &AppState,
-    input: &SendCommandInput,
-) -> Result<Vec<Node>, SsmError> {
+async fn resolve_targets(state: &AppState, input: &SendCommandInput) -> Result<Vec<Node>, SsmError> {
     match (&input.instance_ids, &input.targets) {
         (Some(ids), None) if !ids.is_empty() => by_ids(state, ids).await,
         (None, Some(targets)) if !targets.is_empty() => by_targets(state, targets).await,
-        (Some(ids), Some(targets)) if !ids.is_empty() && !targets.is_empty() => Err(SsmError::new(
-            "InvalidParameters",
-            "Give either InstanceIds or Targets, not both.",
-        )),
-        _ => Err(SsmError::new(
-            "InvalidParameters",
-            "Give the nodes to run on with InstanceIds or Targets.",
-        )),
+        (Some(ids), Some(targets)) if !ids.is_empty() && !targets.is_empty() => {
+            Err(SsmError::new("InvalidParameters", "Give either InstanceIds or Targets, not both."))
+        }
+        _ => Err(SsmError::new("InvalidParameters", "Give the nodes to run on with InstanceIds or Targets.")),
     }
 }
 
@@ -284,10 +235,7 @@ pub(crate) fn check_instance_ids(ids: &[String]) -> Result<(), SsmError> {
             ));
         }
         if !seen.insert(id.as_str()) {
-            return Err(SsmError::new(
-                "DuplicateInstanceId",
-                format!("Instance id {id} is given more than once."),
-            ));
+            return Err(SsmError::new("DuplicateInstanceId", format!("Instance id {id} is given more than once.")));
         }
     }
     Ok(())
@@ -314,12 +262,8 @@ async fn by_targets(state: &AppState, raw: &[TargetInput]) -> Result<Vec<Node>, 
     for t in raw {
         check_len("targets.member.key", &t.key, 1, 163)?;
     }
-    let pairs: Vec<(String, Vec<String>)> = raw
-        .iter()
-        .map(|t| (t.key.clone(), t.values.clone()))
-        .collect();
-    let targets = target::parse_targets(&pairs)
-        .map_err(|e| SsmError::new("InvalidParameters", e.to_string()))?;
+    let pairs: Vec<(String, Vec<String>)> = raw.iter().map(|t| (t.key.clone(), t.values.clone())).collect();
+    let targets = target::parse_targets(&pairs).map_err(|e| SsmError::new("InvalidParameters", e.to_string()))?;
     for t in &targets {
         if let Target::InstanceIds(ids) = t {
             check_instance_ids(ids)?;
@@ -337,10 +281,7 @@ async fn by_targets(state: &AppState, raw: &[TargetInput]) -> Result<Vec<Node>, 
 
 /// The execution timeout used for ExpiresAfter: the `executionTimeout` parameter when the document has
 /// one, else the longest step timeout, else SSM's default of 3600 s.
-fn execution_timeout(
-    params: &document::ResolvedParameters,
-    steps: &[document::RenderedStep],
-) -> i64 {
+fn execution_timeout(params: &document::ResolvedParameters, steps: &[document::RenderedStep]) -> i64 {
     if let Some(value) = params.get("executionTimeout")
         && let Ok(seconds) = value.to_text().parse::<i64>()
     {

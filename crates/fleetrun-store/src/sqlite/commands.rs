@@ -1,9 +1,7 @@
 //! Commands, invocations and plugin results on SQLite: creation and queries. State changes are in `lifecycle`.
 
 use super::{SqliteStore, db, unique};
-use crate::{
-    Command, CommandFilter, Invocation, InvocationFilter, NewCommand, Plugin, Result, StoreError,
-};
+use crate::{Command, CommandFilter, Invocation, InvocationFilter, NewCommand, Plugin, Result, StoreError};
 use fleetrun_core::state::InvocationState;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
@@ -183,17 +181,13 @@ impl SqliteStore {
             }
             None => {}
         }
-        q.push(" ORDER BY c.seq DESC LIMIT ")
-            .push_bind(i64::from(f.limit.unwrap_or(u32::MAX >> 1)));
+        q.push(" ORDER BY c.seq DESC LIMIT ").push_bind(i64::from(f.limit.unwrap_or(u32::MAX >> 1)));
         q.push(" OFFSET ").push_bind(i64::from(f.offset));
         let rows = q.build().fetch_all(&self.pool).await.map_err(db)?;
         Ok(rows.iter().map(command).collect())
     }
 
-    pub(super) async fn list_invocations_impl(
-        &self,
-        f: &InvocationFilter,
-    ) -> Result<Vec<Invocation>> {
+    pub(super) async fn list_invocations_impl(&self, f: &InvocationFilter) -> Result<Vec<Invocation>> {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
             "SELECT i.* FROM invocations i JOIN commands c ON c.command_id = i.command_id WHERE 1 = 1",
         );
@@ -220,18 +214,13 @@ impl SqliteStore {
             }
             q.push(")");
         }
-        q.push(" ORDER BY c.seq DESC, i.seq LIMIT ")
-            .push_bind(i64::from(f.limit.unwrap_or(u32::MAX >> 1)));
+        q.push(" ORDER BY c.seq DESC, i.seq LIMIT ").push_bind(i64::from(f.limit.unwrap_or(u32::MAX >> 1)));
         q.push(" OFFSET ").push_bind(i64::from(f.offset));
         let rows = q.build().fetch_all(&self.pool).await.map_err(db)?;
         rows.iter().map(invocation).collect()
     }
 
-    pub(super) async fn get_invocation_impl(
-        &self,
-        command_id: &str,
-        instance_id: &str,
-    ) -> Result<Option<Invocation>> {
+    pub(super) async fn get_invocation_impl(&self, command_id: &str, instance_id: &str) -> Result<Option<Invocation>> {
         let row = sqlx::query("SELECT * FROM invocations WHERE command_id = ? AND instance_id = ?")
             .bind(command_id)
             .bind(instance_id)
@@ -241,19 +230,13 @@ impl SqliteStore {
         row.as_ref().map(invocation).transpose()
     }
 
-    pub(super) async fn list_plugins_impl(
-        &self,
-        command_id: &str,
-        instance_id: &str,
-    ) -> Result<Vec<Plugin>> {
-        let rows = sqlx::query(
-            "SELECT * FROM plugins WHERE command_id = ? AND instance_id = ? ORDER BY idx",
-        )
-        .bind(command_id)
-        .bind(instance_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
+    pub(super) async fn list_plugins_impl(&self, command_id: &str, instance_id: &str) -> Result<Vec<Plugin>> {
+        let rows = sqlx::query("SELECT * FROM plugins WHERE command_id = ? AND instance_id = ? ORDER BY idx")
+            .bind(command_id)
+            .bind(instance_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
         Ok(rows.iter().map(plugin).collect())
     }
 }

@@ -1,9 +1,7 @@
 //! Documents and their versions on SQLite.
 
 use super::{SqliteStore, db, unique};
-use crate::{
-    DocumentVersion, NewDocument, NewDocumentVersion, Result, StoreError, VersionSelector,
-};
+use crate::{DocumentVersion, NewDocument, NewDocumentVersion, Result, StoreError, VersionSelector};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
@@ -84,22 +82,17 @@ impl SqliteStore {
         };
         let latest: i64 = row.get("latest_version");
         if row.get::<String, _>("hash") == v.hash {
-            return Err(StoreError::Conflict(
-                "the content is the same as the latest version's".into(),
-            ));
+            return Err(StoreError::Conflict("the content is the same as the latest version's".into()));
         }
         if let Some(version_name) = &v.version_name {
-            let taken =
-                sqlx::query("SELECT 1 FROM document_versions WHERE name = ? AND version_name = ?")
-                    .bind(name)
-                    .bind(version_name)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db)?;
+            let taken = sqlx::query("SELECT 1 FROM document_versions WHERE name = ? AND version_name = ?")
+                .bind(name)
+                .bind(version_name)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
             if taken.is_some() {
-                return Err(StoreError::AlreadyExists(format!(
-                    "version name {version_name}"
-                )));
+                return Err(StoreError::AlreadyExists(format!("version name {version_name}")));
             }
         }
         insert_version(&mut tx, name, latest + 1, v).await?;
@@ -110,29 +103,29 @@ impl SqliteStore {
             .await
             .map_err(db)?;
         tx.commit().await.map_err(db)?;
-        self.require(name, VersionSelector::Number(latest + 1))
-            .await
+        self.require(name, VersionSelector::Number(latest + 1)).await
     }
 
     pub(super) async fn upsert_builtin_document_impl(&self, d: &NewDocument) -> Result<()> {
         let mut tx = self.write().await?;
-        let existing =
-            sqlx::query("SELECT hash FROM document_versions WHERE name = ? AND version = 1")
-                .bind(&d.name)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
+        let existing = sqlx::query("SELECT hash FROM document_versions WHERE name = ? AND version = 1")
+            .bind(&d.name)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
         match existing {
             Some(row) if row.get::<String, _>("hash") == d.version.hash => {}
             Some(_) => {
-                sqlx::query("UPDATE document_versions SET content = ?, format = ?, hash = ? WHERE name = ? AND version = 1")
-                    .bind(&d.version.content)
-                    .bind(&d.version.format)
-                    .bind(&d.version.hash)
-                    .bind(&d.name)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
+                sqlx::query(
+                    "UPDATE document_versions SET content = ?, format = ?, hash = ? WHERE name = ? AND version = 1",
+                )
+                .bind(&d.version.content)
+                .bind(&d.version.format)
+                .bind(&d.version.hash)
+                .bind(&d.name)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
             }
             None => {
                 sqlx::query("INSERT INTO documents (name, owner, document_type, default_version, latest_version, created_ms) VALUES (?, ?, ?, 1, 1, ?)")
@@ -155,64 +148,52 @@ impl SqliteStore {
         sel: VersionSelector<'_>,
     ) -> Result<Option<DocumentVersion>> {
         let query = match sel {
-            VersionSelector::Default => sqlx::query(sqlx::AssertSqlSafe(format!(
-                "{SELECT} WHERE d.name = ? AND v.version = d.default_version"
-            )))
-            .bind(name),
-            VersionSelector::Latest => sqlx::query(sqlx::AssertSqlSafe(format!(
-                "{SELECT} WHERE d.name = ? AND v.version = d.latest_version"
-            )))
-            .bind(name),
-            VersionSelector::Number(n) => sqlx::query(sqlx::AssertSqlSafe(format!(
-                "{SELECT} WHERE d.name = ? AND v.version = ?"
-            )))
-            .bind(name)
-            .bind(n),
-            VersionSelector::Named(version_name) => sqlx::query(sqlx::AssertSqlSafe(format!(
-                "{SELECT} WHERE d.name = ? AND v.version_name = ?"
-            )))
-            .bind(name)
-            .bind(version_name.to_string()),
+            VersionSelector::Default => {
+                sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} WHERE d.name = ? AND v.version = d.default_version")))
+                    .bind(name)
+            }
+            VersionSelector::Latest => {
+                sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} WHERE d.name = ? AND v.version = d.latest_version")))
+                    .bind(name)
+            }
+            VersionSelector::Number(n) => {
+                sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} WHERE d.name = ? AND v.version = ?")))
+                    .bind(name)
+                    .bind(n)
+            }
+            VersionSelector::Named(version_name) => {
+                sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} WHERE d.name = ? AND v.version_name = ?")))
+                    .bind(name)
+                    .bind(version_name.to_string())
+            }
         };
         let row = query.fetch_optional(&self.pool).await.map_err(db)?;
         Ok(row.as_ref().map(version))
     }
 
     async fn require(&self, name: &str, sel: VersionSelector<'_>) -> Result<DocumentVersion> {
-        self.get_document_impl(name, sel)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("document {name}")))
+        self.get_document_impl(name, sel).await?.ok_or_else(|| StoreError::NotFound(format!("document {name}")))
     }
 
     pub(super) async fn list_documents_impl(&self) -> Result<Vec<DocumentVersion>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE v.version = d.default_version ORDER BY d.name"
-        )))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
+        let rows =
+            sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} WHERE v.version = d.default_version ORDER BY d.name")))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
         Ok(rows.iter().map(version).collect())
     }
 
-    pub(super) async fn list_document_versions_impl(
-        &self,
-        name: &str,
-    ) -> Result<Vec<DocumentVersion>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE d.name = ? ORDER BY v.version"
-        )))
-        .bind(name)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
+    pub(super) async fn list_document_versions_impl(&self, name: &str) -> Result<Vec<DocumentVersion>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} WHERE d.name = ? ORDER BY v.version")))
+            .bind(name)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
         Ok(rows.iter().map(version).collect())
     }
 
-    pub(super) async fn set_default_version_impl(
-        &self,
-        name: &str,
-        number: i64,
-    ) -> Result<DocumentVersion> {
+    pub(super) async fn set_default_version_impl(&self, name: &str, number: i64) -> Result<DocumentVersion> {
         let done = sqlx::query("UPDATE documents SET default_version = ? WHERE name = ? AND EXISTS (SELECT 1 FROM document_versions WHERE name = ? AND version = ?)")
             .bind(number)
             .bind(name)
@@ -222,9 +203,7 @@ impl SqliteStore {
             .await
             .map_err(db)?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!(
-                "document {name} version {number}"
-            )));
+            return Err(StoreError::NotFound(format!("document {name} version {number}")));
         }
         self.require(name, VersionSelector::Number(number)).await
     }
@@ -232,27 +211,25 @@ impl SqliteStore {
     pub(super) async fn delete_document_impl(&self, name: &str, number: Option<i64>) -> Result<()> {
         let mut tx = self.write().await?;
         let Some(number) = number else {
-            let done = sqlx::query("DELETE FROM documents WHERE name = ?")
-                .bind(name)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+            let done =
+                sqlx::query("DELETE FROM documents WHERE name = ?").bind(name).execute(&mut *tx).await.map_err(db)?;
             if done.rows_affected() == 0 {
                 return Err(StoreError::NotFound(format!("document {name}")));
             }
             return tx.commit().await.map_err(db);
         };
-        let row =
-            sqlx::query("SELECT default_version, latest_version FROM documents WHERE name = ?")
-                .bind(name)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
+        let row = sqlx::query("SELECT default_version, latest_version FROM documents WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
         let Some(row) = row else {
             return Err(StoreError::NotFound(format!("document {name}")));
         };
         if row.get::<i64, _>("default_version") == number {
-            return Err(StoreError::Conflict("the default version cannot be deleted; delete the document or change its default version first".into()));
+            return Err(StoreError::Conflict(
+                "the default version cannot be deleted; delete the document or change its default version first".into(),
+            ));
         }
         let done = sqlx::query("DELETE FROM document_versions WHERE name = ? AND version = ?")
             .bind(name)
@@ -261,17 +238,14 @@ impl SqliteStore {
             .await
             .map_err(db)?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!(
-                "document {name} version {number}"
-            )));
+            return Err(StoreError::NotFound(format!("document {name} version {number}")));
         }
-        let latest: i64 =
-            sqlx::query("SELECT MAX(version) AS m FROM document_versions WHERE name = ?")
-                .bind(name)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db)?
-                .get("m");
+        let latest: i64 = sqlx::query("SELECT MAX(version) AS m FROM document_versions WHERE name = ?")
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?
+            .get("m");
         sqlx::query("UPDATE documents SET latest_version = ? WHERE name = ?")
             .bind(latest)
             .bind(name)

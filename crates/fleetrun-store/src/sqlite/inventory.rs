@@ -148,25 +148,17 @@ impl SqliteStore {
             .await
             .map_err(db)?;
         let Some(a) = row.as_ref().map(activation) else {
-            return Err(StoreError::ActivationRefused(
-                "unknown activation id".into(),
-            ));
+            return Err(StoreError::ActivationRefused("unknown activation id".into()));
         };
         let code_ok: bool = subtle_eq(a.code_sha256.as_bytes(), r.code_sha256.as_bytes());
         if !code_ok {
-            return Err(StoreError::ActivationRefused(
-                "wrong activation code".into(),
-            ));
+            return Err(StoreError::ActivationRefused("wrong activation code".into()));
         }
         if a.expiration_ms <= r.now_ms {
-            return Err(StoreError::ActivationRefused(
-                "the activation has expired".into(),
-            ));
+            return Err(StoreError::ActivationRefused("the activation has expired".into()));
         }
         if a.registrations_count >= a.registration_limit {
-            return Err(StoreError::ActivationRefused(
-                "the activation's registration limit is reached".into(),
-            ));
+            return Err(StoreError::ActivationRefused("the activation's registration limit is reached".into()));
         }
         sqlx::query("UPDATE activations SET registrations_count = registrations_count + 1 WHERE activation_id = ?")
             .bind(&a.activation_id)
@@ -213,9 +205,7 @@ impl SqliteStore {
             .await
             .map_err(unique("access key"))?;
         tx.commit().await.map_err(db)?;
-        self.get_node_impl(&r.instance_id)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(r.instance_id.clone()))
+        self.get_node_impl(&r.instance_id).await?.ok_or_else(|| StoreError::NotFound(r.instance_id.clone()))
     }
 
     pub(super) async fn get_node_impl(&self, id: &str) -> Result<Option<Node>> {
@@ -232,22 +222,15 @@ impl SqliteStore {
     }
 
     pub(super) async fn list_nodes_impl(&self) -> Result<Vec<Node>> {
-        let rows = sqlx::query("SELECT * FROM nodes ORDER BY instance_id")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
+        let rows = sqlx::query("SELECT * FROM nodes ORDER BY instance_id").fetch_all(&self.pool).await.map_err(db)?;
         let mut nodes: Vec<Node> = rows.iter().map(node).collect();
         let tags = sqlx::query("SELECT resource_id, key, value FROM tags WHERE resource_type = 'ManagedInstance' ORDER BY resource_id, key")
             .fetch_all(&self.pool)
             .await
             .map_err(db)?;
-        let mut by_node: std::collections::HashMap<String, Vec<(String, String)>> =
-            Default::default();
+        let mut by_node: std::collections::HashMap<String, Vec<(String, String)>> = Default::default();
         for row in &tags {
-            by_node
-                .entry(row.get("resource_id"))
-                .or_default()
-                .push((row.get("key"), row.get("value")));
+            by_node.entry(row.get("resource_id")).or_default().push((row.get("key"), row.get("value")));
         }
         for n in &mut nodes {
             n.tags = by_node.remove(&n.instance_id).unwrap_or_default();
@@ -255,12 +238,7 @@ impl SqliteStore {
         Ok(nodes)
     }
 
-    pub(super) async fn touch_node_impl(
-        &self,
-        id: &str,
-        now_ms: i64,
-        facts: Option<&NodeFacts>,
-    ) -> Result<()> {
+    pub(super) async fn touch_node_impl(&self, id: &str, now_ms: i64, facts: Option<&NodeFacts>) -> Result<()> {
         let done = match facts {
             None => sqlx::query("UPDATE nodes SET last_ping_ms = ? WHERE instance_id = ?")
                 .bind(now_ms)
@@ -288,12 +266,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub(super) async fn add_tags_impl(
-        &self,
-        rtype: &str,
-        rid: &str,
-        tags: &[(String, String)],
-    ) -> Result<()> {
+    pub(super) async fn add_tags_impl(&self, rtype: &str, rid: &str, tags: &[(String, String)]) -> Result<()> {
         let mut tx = self.write().await?;
         for (key, value) in tags {
             sqlx::query("INSERT OR REPLACE INTO tags (resource_type, resource_id, key, value) VALUES (?, ?, ?, ?)")
@@ -308,12 +281,7 @@ impl SqliteStore {
         tx.commit().await.map_err(db)
     }
 
-    pub(super) async fn remove_tags_impl(
-        &self,
-        rtype: &str,
-        rid: &str,
-        keys: &[String],
-    ) -> Result<()> {
+    pub(super) async fn remove_tags_impl(&self, rtype: &str, rid: &str, keys: &[String]) -> Result<()> {
         let mut tx = self.write().await?;
         for key in keys {
             sqlx::query("DELETE FROM tags WHERE resource_type = ? AND resource_id = ? AND key = ?")
@@ -327,23 +295,14 @@ impl SqliteStore {
         tx.commit().await.map_err(db)
     }
 
-    pub(super) async fn list_tags_impl(
-        &self,
-        rtype: &str,
-        rid: &str,
-    ) -> Result<Vec<(String, String)>> {
-        let rows = sqlx::query(
-            "SELECT key, value FROM tags WHERE resource_type = ? AND resource_id = ? ORDER BY key",
-        )
-        .bind(rtype)
-        .bind(rid)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
-        Ok(rows
-            .iter()
-            .map(|r| (r.get("key"), r.get("value")))
-            .collect())
+    pub(super) async fn list_tags_impl(&self, rtype: &str, rid: &str) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT key, value FROM tags WHERE resource_type = ? AND resource_id = ? ORDER BY key")
+            .bind(rtype)
+            .bind(rid)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(rows.iter().map(|r| (r.get("key"), r.get("value"))).collect())
     }
 }
 

@@ -13,18 +13,15 @@ use sqlx::{Row, SqliteConnection};
 
 /// Counts a command's invocations by state.
 async fn tally(conn: &mut SqliteConnection, command_id: &str) -> Result<Tally> {
-    let rows = sqlx::query(
-        "SELECT state, COUNT(*) AS n FROM invocations WHERE command_id = ? GROUP BY state",
-    )
-    .bind(command_id)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db)?;
+    let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM invocations WHERE command_id = ? GROUP BY state")
+        .bind(command_id)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
     let mut tally = Tally::default();
     for row in rows {
         let state: String = row.get("state");
-        let state = InvocationState::parse(&state)
-            .ok_or_else(|| StoreError::Corrupt(format!("state {state}")))?;
+        let state = InvocationState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("state {state}")))?;
         tally.add(state, row.get::<i64, _>("n") as u32);
     }
     Ok(tally)
@@ -32,13 +29,12 @@ async fn tally(conn: &mut SqliteConnection, command_id: &str) -> Result<Tally> {
 
 /// Rewrites a command's derived columns from its invocations. Returns the new status.
 pub(super) async fn derive(conn: &mut SqliteConnection, command_id: &str) -> Result<String> {
-    let row =
-        sqlx::query("SELECT cancel_requested, max_errors_n FROM commands WHERE command_id = ?")
-            .bind(command_id)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db)?
-            .ok_or_else(|| StoreError::NotFound(format!("command {command_id}")))?;
+    let row = sqlx::query("SELECT cancel_requested, max_errors_n FROM commands WHERE command_id = ?")
+        .bind(command_id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| StoreError::NotFound(format!("command {command_id}")))?;
     let cancel_requested = row.get::<i64, _>("cancel_requested") != 0;
     let max_errors = row.get::<i64, _>("max_errors_n") as u32;
     let t = tally(conn, command_id).await?;
@@ -61,23 +57,19 @@ pub(super) async fn derive(conn: &mut SqliteConnection, command_id: &str) -> Res
 
 /// One round of rate control, then [`derive`].
 async fn settle_in(conn: &mut SqliteConnection, command_id: &str, now_ms: i64) -> Result<Settled> {
-    let row =
-        sqlx::query("SELECT max_concurrency_n, max_errors_n FROM commands WHERE command_id = ?")
-            .bind(command_id)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db)?
-            .ok_or_else(|| StoreError::NotFound(format!("command {command_id}")))?;
+    let row = sqlx::query("SELECT max_concurrency_n, max_errors_n FROM commands WHERE command_id = ?")
+        .bind(command_id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| StoreError::NotFound(format!("command {command_id}")))?;
     let max_concurrency = row.get::<i64, _>("max_concurrency_n") as u32;
     let max_errors = row.get::<i64, _>("max_errors_n") as u32;
     let t = tally(conn, command_id).await?;
     let mut released = Vec::new();
     match next_step(&t, max_concurrency, max_errors) {
         Step::Release(n) => {
-            debug_assert_eq!(
-                transition(InvocationState::Pending, Event::Release),
-                Ok(InvocationState::Queued)
-            );
+            debug_assert_eq!(transition(InvocationState::Pending, Event::Release), Ok(InvocationState::Queued));
             let rows = sqlx::query(
                 "UPDATE invocations SET state = 'Queued', updated_ms = ? WHERE command_id = ? AND instance_id IN (SELECT instance_id FROM invocations WHERE command_id = ? AND state = 'Pending' ORDER BY seq LIMIT ?) RETURNING instance_id",
             )
@@ -126,12 +118,11 @@ impl SqliteStore {
         let mut claimed = Vec::with_capacity(rows.len());
         for row in rows {
             let command_id: String = row.get("command_id");
-            let c =
-                sqlx::query("SELECT document_name, steps_json FROM commands WHERE command_id = ?")
-                    .bind(&command_id)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(db)?;
+            let c = sqlx::query("SELECT document_name, steps_json FROM commands WHERE command_id = ?")
+                .bind(&command_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
             derive(&mut tx, &command_id).await?;
             claimed.push(Claimed {
                 document_name: c.get("document_name"),
@@ -145,24 +136,19 @@ impl SqliteStore {
 
     pub(super) async fn finish_impl(&self, r: &FinishedInvocation) -> Result<Option<Settled>> {
         let mut tx = self.write().await?;
-        let row =
-            sqlx::query("SELECT state FROM invocations WHERE command_id = ? AND instance_id = ?")
-                .bind(&r.command_id)
-                .bind(&r.instance_id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?
-                .ok_or_else(|| {
-                    StoreError::NotFound(format!("invocation {}/{}", r.command_id, r.instance_id))
-                })?;
+        let row = sqlx::query("SELECT state FROM invocations WHERE command_id = ? AND instance_id = ?")
+            .bind(&r.command_id)
+            .bind(&r.instance_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?
+            .ok_or_else(|| StoreError::NotFound(format!("invocation {}/{}", r.command_id, r.instance_id)))?;
         let state: String = row.get("state");
-        let state = InvocationState::parse(&state)
-            .ok_or_else(|| StoreError::Corrupt(format!("state {state}")))?;
+        let state = InvocationState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("state {state}")))?;
         if state.is_terminal() {
             return Ok(None);
         }
-        let next = transition(state, Event::Finish(r.finish))
-            .map_err(|e| StoreError::Conflict(e.to_string()))?;
+        let next = transition(state, Event::Finish(r.finish)).map_err(|e| StoreError::Conflict(e.to_string()))?;
         sqlx::query("UPDATE invocations SET state = ?, response_code = ?, started_ms = ?, ended_ms = ?, updated_ms = ? WHERE command_id = ? AND instance_id = ?")
             .bind(next.as_str())
             .bind(r.response_code)
@@ -254,25 +240,21 @@ impl SqliteStore {
     }
 
     pub(super) async fn cancels_for_impl(&self, instance_id: &str) -> Result<Vec<String>> {
-        let rows = sqlx::query(
-            "SELECT command_id FROM invocations WHERE instance_id = ? AND state = 'Cancelling'",
-        )
-        .bind(instance_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
+        let rows = sqlx::query("SELECT command_id FROM invocations WHERE instance_id = ? AND state = 'Cancelling'")
+            .bind(instance_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
         Ok(rows.iter().map(|r| r.get("command_id")).collect())
     }
 
     pub(super) async fn expire_deliveries_impl(&self, now_ms: i64) -> Result<Vec<String>> {
         let mut tx = self.write().await?;
-        let rows = sqlx::query(
-            "SELECT command_id FROM commands WHERE undelivered = 1 AND delivery_deadline_ms <= ?",
-        )
-        .bind(now_ms)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
+        let rows = sqlx::query("SELECT command_id FROM commands WHERE undelivered = 1 AND delivery_deadline_ms <= ?")
+            .bind(now_ms)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
         let ids: Vec<String> = rows.iter().map(|r| r.get("command_id")).collect();
         for id in &ids {
             sqlx::query("UPDATE invocations SET state = 'DeliveryTimedOut', updated_ms = ? WHERE command_id = ? AND state IN ('Pending', 'Queued')")
@@ -288,29 +270,22 @@ impl SqliteStore {
     }
 
     pub(super) async fn next_delivery_deadline_impl(&self) -> Result<Option<i64>> {
-        let row = sqlx::query(
-            "SELECT MIN(delivery_deadline_ms) AS m FROM commands WHERE undelivered = 1",
-        )
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db)?;
+        let row = sqlx::query("SELECT MIN(delivery_deadline_ms) AS m FROM commands WHERE undelivered = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
         Ok(row.get("m"))
     }
 
     pub(super) async fn commands_with_pending_impl(&self) -> Result<Vec<String>> {
-        let rows =
-            sqlx::query("SELECT DISTINCT command_id FROM invocations WHERE state = 'Pending'")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db)?;
+        let rows = sqlx::query("SELECT DISTINCT command_id FROM invocations WHERE state = 'Pending'")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
         Ok(rows.iter().map(|r| r.get("command_id")).collect())
     }
 
-    pub(super) async fn deregister_node_impl(
-        &self,
-        instance_id: &str,
-        now_ms: i64,
-    ) -> Result<Vec<String>> {
+    pub(super) async fn deregister_node_impl(&self, instance_id: &str, now_ms: i64) -> Result<Vec<String>> {
         let mut tx = self.write().await?;
         let done = sqlx::query("DELETE FROM nodes WHERE instance_id = ?")
             .bind(instance_id)
@@ -324,11 +299,7 @@ impl SqliteStore {
             "DELETE FROM access_keys WHERE instance_id = ?",
             "DELETE FROM tags WHERE resource_type = 'ManagedInstance' AND resource_id = ?",
         ] {
-            sqlx::query(sql)
-                .bind(instance_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+            sqlx::query(sql).bind(instance_id).execute(&mut *tx).await.map_err(db)?;
         }
         let rows = sqlx::query("UPDATE invocations SET state = 'Undeliverable', updated_ms = ? WHERE instance_id = ? AND state IN ('Pending', 'Queued') RETURNING command_id")
             .bind(now_ms)

@@ -37,22 +37,13 @@ impl SqliteStore {
 
     /// A private in-memory database (one connection, so every query sees the same data). For tests.
     pub async fn memory() -> Result<Self> {
-        let options = SqliteConnectOptions::from_str("sqlite::memory:")
-            .map_err(db)?
-            .foreign_keys(true);
+        let options = SqliteConnectOptions::from_str("sqlite::memory:").map_err(db)?.foreign_keys(true);
         Self::connect(options, 1).await
     }
 
     async fn connect(options: SqliteConnectOptions, max_connections: u32) -> Result<Self> {
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max_connections)
-            .connect_with(options)
-            .await
-            .map_err(db)?;
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&pool)
-            .await
-            .map_err(db)?;
+        let pool = SqlitePoolOptions::new().max_connections(max_connections).connect_with(options).await.map_err(db)?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await.map_err(db)?;
         Ok(Self { pool })
     }
 
@@ -69,9 +60,7 @@ pub(crate) fn db(error: impl std::error::Error + Send + Sync + 'static) -> Store
 /// Maps a unique-constraint violation to AlreadyExists, anything else to Database.
 pub(crate) fn unique(what: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
     move |error| match &error {
-        sqlx::Error::Database(e) if e.is_unique_violation() => {
-            StoreError::AlreadyExists(what.to_string())
-        }
+        sqlx::Error::Database(e) if e.is_unique_violation() => StoreError::AlreadyExists(what.to_string()),
         _ => db(error),
     }
 }
@@ -128,21 +117,13 @@ impl Store for SqliteStore {
     async fn create_document(&self, d: &NewDocument) -> Result<DocumentVersion> {
         self.create_document_impl(d).await
     }
-    async fn add_document_version(
-        &self,
-        name: &str,
-        v: &NewDocumentVersion,
-    ) -> Result<DocumentVersion> {
+    async fn add_document_version(&self, name: &str, v: &NewDocumentVersion) -> Result<DocumentVersion> {
         self.add_document_version_impl(name, v).await
     }
     async fn upsert_builtin_document(&self, d: &NewDocument) -> Result<()> {
         self.upsert_builtin_document_impl(d).await
     }
-    async fn get_document(
-        &self,
-        name: &str,
-        sel: VersionSelector<'_>,
-    ) -> Result<Option<DocumentVersion>> {
+    async fn get_document(&self, name: &str, sel: VersionSelector<'_>) -> Result<Option<DocumentVersion>> {
         self.get_document_impl(name, sel).await
     }
     async fn list_documents(&self) -> Result<Vec<DocumentVersion>> {
@@ -169,11 +150,7 @@ impl Store for SqliteStore {
     async fn list_invocations(&self, f: &InvocationFilter) -> Result<Vec<Invocation>> {
         self.list_invocations_impl(f).await
     }
-    async fn get_invocation(
-        &self,
-        command_id: &str,
-        instance_id: &str,
-    ) -> Result<Option<Invocation>> {
+    async fn get_invocation(&self, command_id: &str, instance_id: &str) -> Result<Option<Invocation>> {
         self.get_invocation_impl(command_id, instance_id).await
     }
     async fn list_plugins(&self, command_id: &str, instance_id: &str) -> Result<Vec<Plugin>> {
@@ -188,12 +165,7 @@ impl Store for SqliteStore {
     async fn finish(&self, r: &FinishedInvocation) -> Result<Option<Settled>> {
         self.finish_impl(r).await
     }
-    async fn cancel(
-        &self,
-        command_id: &str,
-        ids: Option<&[String]>,
-        now_ms: i64,
-    ) -> Result<Vec<String>> {
+    async fn cancel(&self, command_id: &str, ids: Option<&[String]>, now_ms: i64) -> Result<Vec<String>> {
         self.cancel_impl(command_id, ids, now_ms).await
     }
     async fn cancels_for(&self, instance_id: &str) -> Result<Vec<String>> {

@@ -6,9 +6,8 @@ use serde_json::json;
 use super::{Supplied, command_yaml, supplied};
 use crate::document::tree::{self, Node};
 use crate::document::{
-    DocumentFormat, DocumentKind, ScriptInputs, builtin_document, builtin_documents, convert,
-    document_hash, parse_document, platform_types, render_steps, resolve_parameters, script_text,
-    validate_document_name,
+    DocumentFormat, DocumentKind, ScriptInputs, builtin_document, builtin_documents, convert, document_hash,
+    parse_document, platform_types, render_steps, resolve_parameters, script_text, validate_document_name,
 };
 
 #[test]
@@ -56,10 +55,7 @@ fn aws_run_shell_script_refuses_injection_and_missing_commands() {
     let doc = builtin_document("AWS-RunShellScript").unwrap().document();
     let cases: &[(Supplied, &str)] = &[
         (
-            &[
-                ("commands", &["id"]),
-                ("executionTimeout", &["3600; rm -rf /"]),
-            ],
+            &[("commands", &["id"]), ("executionTimeout", &["3600; rm -rf /"])],
             r#"Parameter "executionTimeout" value "3600; rm -rf /" does not match the allowed pattern "([1-9][0-9]{0,4})|(1[0-6][0-9]{4})|(17[0-1][0-9]{3})|(172[0-7][0-9]{2})|(172800)""#,
         ),
         (
@@ -68,10 +64,7 @@ fn aws_run_shell_script_refuses_injection_and_missing_commands() {
         ),
         (&[], r#"Parameter "commands" is required"#),
         (&[("commands", &[])], r#"Parameter "commands" is required"#),
-        (
-            &[("commands", &["id"]), ("foo", &["x"])],
-            r#"Parameter "foo" is not declared by the document"#,
-        ),
+        (&[("commands", &["id"]), ("foo", &["x"])], r#"Parameter "foo" is not declared by the document"#),
     ];
     for (pairs, expected) in cases {
         let error = resolve_parameters(&doc, &supplied(pairs)).unwrap_err();
@@ -84,66 +77,35 @@ fn builtin_content_is_canonical_and_its_hash_is_stable() {
     for builtin in builtin_documents() {
         // Pretty-printed with a four-space indent, exactly as fleetrun would write it.
         let node = tree::load(builtin.content, DocumentFormat::Json).unwrap();
-        assert_eq!(
-            tree::write(&node, DocumentFormat::Json).unwrap(),
-            builtin.content,
-            "{}",
-            builtin.name
-        );
+        assert_eq!(tree::write(&node, DocumentFormat::Json).unwrap(), builtin.content, "{}", builtin.name);
         // Users cannot create documents with these names.
-        assert!(
-            validate_document_name(builtin.name).is_err(),
-            "{}",
-            builtin.name
-        );
+        assert!(validate_document_name(builtin.name).is_err(), "{}", builtin.name);
         parse_document(builtin.content, DocumentFormat::Json, builtin.kind).unwrap();
     }
     let builtin = builtin_document("AWS-RunShellScript").unwrap();
     // Changing the content changes the Hash clients see; update this only on purpose.
-    assert_eq!(
-        document_hash(builtin.content),
-        "369cc1993828d545523aaa5bb5d085d89c981de7a415c90c98cfc955185b094f"
-    );
+    assert_eq!(document_hash(builtin.content), "369cc1993828d545523aaa5bb5d085d89c981de7a415c90c98cfc955185b094f");
     assert!(builtin_document("aws-runshellscript").is_none());
 }
 
 #[test]
 fn document_hash_is_sha256_hex() {
-    assert_eq!(
-        document_hash("abc"),
-        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-    );
-    assert_eq!(
-        document_hash(""),
-        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-    );
+    assert_eq!(document_hash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assert_eq!(document_hash(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
 #[test]
 fn document_names() {
     let long_ok = "a".repeat(128);
     let too_long = "a".repeat(129);
-    let good = [
-        "abc",
-        "My-Doc_1.0",
-        "x.y",
-        "Deploy-App",
-        "awx",
-        "ama",
-        "AW-Thing",
-        long_ok.as_str(),
-    ];
+    let good = ["abc", "My-Doc_1.0", "x.y", "Deploy-App", "awx", "ama", "AW-Thing", long_ok.as_str()];
     for name in good {
         assert!(validate_document_name(name).is_ok(), "{name}");
     }
-    let invalid = |name: &str| {
-        format!(
-            "Document name {name:?} is invalid: it must be 3 to 128 letters, digits, '_', '-' or '.'"
-        )
-    };
-    let reserved = |name: &str, prefix: &str| {
-        format!("Document name {name:?} starts with the reserved prefix \"{prefix}\"")
-    };
+    let invalid =
+        |name: &str| format!("Document name {name:?} is invalid: it must be 3 to 128 letters, digits, '_', '-' or '.'");
+    let reserved =
+        |name: &str, prefix: &str| format!("Document name {name:?} starts with the reserved prefix \"{prefix}\"");
     let bad = [
         ("ab".to_owned(), invalid("ab")),
         (String::new(), invalid("")),
@@ -158,10 +120,7 @@ fn document_names() {
         ("doc/1".to_owned(), invalid("doc/1")),
         ("dóc".to_owned(), invalid("dóc")),
         ("doc\n".to_owned(), invalid("doc\n")),
-        (
-            "AWS-RunShellScript".to_owned(),
-            reserved("AWS-RunShellScript", "aws"),
-        ),
+        ("AWS-RunShellScript".to_owned(), reserved("AWS-RunShellScript", "aws")),
         ("aws-mine".to_owned(), reserved("aws-mine", "aws")),
         ("AwsThing".to_owned(), reserved("AwsThing", "aws")),
         ("awsec2-x".to_owned(), reserved("awsec2-x", "aws")),
@@ -179,14 +138,8 @@ fn platform_types_follow_the_actions() {
     let cases: &[(&[&str], &[&str])] = &[
         (&["aws:runShellScript"], &["Linux", "MacOS"]),
         (&["aws:runPowerShellScript"], &["Windows", "Linux", "MacOS"]),
-        (
-            &["aws:runShellScript", "aws:runShellScript"],
-            &["Linux", "MacOS"],
-        ),
-        (
-            &["aws:downloadContent", "aws:runShellScript"],
-            &["Windows", "Linux", "MacOS"],
-        ),
+        (&["aws:runShellScript", "aws:runShellScript"], &["Linux", "MacOS"]),
+        (&["aws:downloadContent", "aws:runShellScript"], &["Windows", "Linux", "MacOS"]),
         (&["aws:runDocument"], &["Windows", "Linux", "MacOS"]),
         (&["aws:sleep"], &[]),
     ];
@@ -196,10 +149,7 @@ fn platform_types_follow_the_actions() {
             .enumerate()
             .map(|(i, action)| format!("{{name: s{i}, action: '{action}', inputs: {{}}}}"))
             .collect();
-        let doc = command_yaml(&format!(
-            "schemaVersion: '2.2'\nmainSteps: [{}]\n",
-            steps.join(", ")
-        ));
+        let doc = command_yaml(&format!("schemaVersion: '2.2'\nmainSteps: [{}]\n", steps.join(", ")));
         assert_eq!(platform_types(&doc), *expected, "{actions:?}");
     }
 }
@@ -208,18 +158,9 @@ fn platform_types_follow_the_actions() {
 fn convert_round_trips_and_keeps_key_order() {
     let builtin = builtin_document("AWS-RunShellScript").unwrap();
     let yaml = convert(builtin.content, DocumentFormat::Json, DocumentFormat::Yaml).unwrap();
-    assert!(
-        yaml.starts_with("schemaVersion: '1.2'\ndescription: "),
-        "{yaml}"
-    );
-    assert_eq!(
-        parse_document(&yaml, DocumentFormat::Yaml, DocumentKind::Command).unwrap(),
-        builtin.document()
-    );
-    assert_eq!(
-        convert(&yaml, DocumentFormat::Yaml, DocumentFormat::Json).unwrap(),
-        builtin.content
-    );
+    assert!(yaml.starts_with("schemaVersion: '1.2'\ndescription: "), "{yaml}");
+    assert_eq!(parse_document(&yaml, DocumentFormat::Yaml, DocumentKind::Command).unwrap(), builtin.document());
+    assert_eq!(convert(&yaml, DocumentFormat::Yaml, DocumentFormat::Json).unwrap(), builtin.content);
 
     let yaml = "z: 1\na: [x, {m: true, b: null}]\nk: '2.2'\n";
     let json = convert(yaml, DocumentFormat::Yaml, DocumentFormat::Json).unwrap();
@@ -233,32 +174,16 @@ fn convert_round_trips_and_keeps_key_order() {
     );
 
     // Same format: unchanged, but still checked.
-    assert_eq!(
-        convert(yaml, DocumentFormat::Yaml, DocumentFormat::Yaml).unwrap(),
-        yaml
-    );
+    assert_eq!(convert(yaml, DocumentFormat::Yaml, DocumentFormat::Yaml).unwrap(), yaml);
     assert!(convert("{", DocumentFormat::Json, DocumentFormat::Json).is_err());
     assert!(convert("a: [", DocumentFormat::Yaml, DocumentFormat::Json).is_err());
-    assert!(
-        convert(
-            "{\"a\": 1, \"a\": 2}",
-            DocumentFormat::Json,
-            DocumentFormat::Yaml
-        )
-        .is_err()
-    );
+    assert!(convert("{\"a\": 1, \"a\": 2}", DocumentFormat::Json, DocumentFormat::Yaml).is_err());
 }
 
 #[test]
 fn tree_nodes_keep_order_and_convert_to_json() {
-    let node = tree::load(
-        "{\"b\": 1, \"a\": [true, null, \"x\", 1.5]}",
-        DocumentFormat::Json,
-    )
-    .unwrap();
-    let Node::Map(entries) = &node else {
-        panic!("{node:?}")
-    };
+    let node = tree::load("{\"b\": 1, \"a\": [true, null, \"x\", 1.5]}", DocumentFormat::Json).unwrap();
+    let Node::Map(entries) = &node else { panic!("{node:?}") };
     let keys: Vec<_> = entries.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(keys, ["b", "a"]);
     assert_eq!(node.to_json(), json!({"a": [true, null, "x", 1.5], "b": 1}));

@@ -24,15 +24,7 @@ type Supplied = &'static [(&'static str, &'static [&'static str])];
 
 /// Builds SSM's `Parameters` map from `(name, values)` pairs.
 fn supplied(pairs: &[(&str, &[&str])]) -> BTreeMap<String, Vec<String>> {
-    pairs
-        .iter()
-        .map(|(name, values)| {
-            (
-                name.to_string(),
-                values.iter().map(|v| v.to_string()).collect(),
-            )
-        })
-        .collect()
+    pairs.iter().map(|(name, values)| (name.to_string(), values.iter().map(|v| v.to_string()).collect())).collect()
 }
 
 /// Checks an error message: equal to `expected`, or, when `expected` ends in `*`, starting with
@@ -40,10 +32,9 @@ fn supplied(pairs: &[(&str, &[&str])]) -> BTreeMap<String, Vec<String>> {
 #[track_caller]
 fn assert_message(case: &str, actual: &str, expected: &str) {
     match expected.strip_suffix('*') {
-        Some(prefix) => assert!(
-            actual.starts_with(prefix),
-            "case {case:?}: message {actual:?} does not start with {prefix:?}"
-        ),
+        Some(prefix) => {
+            assert!(actual.starts_with(prefix), "case {case:?}: message {actual:?} does not start with {prefix:?}")
+        }
         None => assert_eq!(actual, expected, "case {case:?}"),
     }
 }

@@ -4,8 +4,7 @@ use serde_json::json;
 
 use super::{assert_message, command_yaml};
 use crate::document::{
-    DocumentError, DocumentFormat, DocumentKind, MAX_DOCUMENT_BYTES, ParamType, Precondition,
-    parse_document,
+    DocumentError, DocumentFormat, DocumentKind, MAX_DOCUMENT_BYTES, ParamType, Precondition, parse_document,
 };
 
 /// A schema 2.2 document in the style of AWS-RunRemoteScript, in YAML.
@@ -69,27 +68,14 @@ const REMOTE_SCRIPT_JSON: &str = r#"{
 #[test]
 fn yaml_and_json_give_the_same_document() {
     let from_yaml = command_yaml(REMOTE_SCRIPT_YAML);
-    let from_json = parse_document(
-        REMOTE_SCRIPT_JSON,
-        DocumentFormat::Json,
-        DocumentKind::Command,
-    )
-    .unwrap();
+    let from_json = parse_document(REMOTE_SCRIPT_JSON, DocumentFormat::Json, DocumentKind::Command).unwrap();
     assert_eq!(from_yaml, from_json);
 
     let doc = from_yaml;
     assert_eq!(doc.schema_version, "2.2");
     assert_eq!(doc.description, "Fetch a script and run it.");
     let names: Vec<_> = doc.parameters.iter().map(|p| p.name.as_str()).collect();
-    assert_eq!(
-        names,
-        [
-            "sourceType",
-            "sourceInfo",
-            "commandLine",
-            "workingDirectory"
-        ]
-    );
+    assert_eq!(names, ["sourceType", "sourceInfo", "commandLine", "workingDirectory"]);
     let source_type = &doc.parameters[0];
     assert_eq!(source_type.kind, ParamType::String);
     assert_eq!(source_type.allowed_values, ["GitHub", "S3"]);
@@ -106,14 +92,9 @@ fn yaml_and_json_give_the_same_document() {
     assert_eq!(doc.steps[0].precondition, None);
     assert_eq!(
         doc.steps[1].precondition,
-        Some(Precondition {
-            string_equals: ("platformType".into(), "Linux".into())
-        })
+        Some(Precondition { string_equals: ("platformType".into(), "Linux".into()) })
     );
-    assert_eq!(
-        doc.steps[1].inputs["runCommand"],
-        json!(["", " {{ commandLine }} "])
-    );
+    assert_eq!(doc.steps[1].inputs["runCommand"], json!(["", " {{ commandLine }} "]));
 }
 
 #[test]
@@ -130,11 +111,7 @@ runtimeConfig:
     properties: {runCommand: [c]}
 "#,
     );
-    let steps: Vec<_> = doc
-        .steps
-        .iter()
-        .map(|s| (s.name.as_str(), s.action.as_str()))
-        .collect();
+    let steps: Vec<_> = doc.steps.iter().map(|s| (s.name.as_str(), s.action.as_str())).collect();
     assert_eq!(
         steps,
         [
@@ -143,10 +120,7 @@ runtimeConfig:
             ("0.aws:runPowerShellScript", "aws:runPowerShellScript"),
         ]
     );
-    assert_eq!(
-        doc.steps[0].inputs,
-        json!({"id": "first", "runCommand": ["a"]})
-    );
+    assert_eq!(doc.steps[0].inputs, json!({"id": "first", "runCommand": ["a"]}));
     assert!(doc.parameters.is_empty());
     assert_eq!(doc.description, "");
 }
@@ -156,50 +130,19 @@ fn schema_versions_accepted_per_kind() {
     let steps_2x = "mainSteps: [{name: s, action: aws:runShellScript, inputs: {runCommand: [x]}}]";
     let steps_1_2 = "runtimeConfig: {aws:runShellScript: {properties: [{runCommand: [x]}]}}";
     let cases = [
-        (
-            "schemaVersion: '1.2'",
-            steps_1_2,
-            DocumentKind::Command,
-            "1.2",
-        ),
-        (
-            "schemaVersion: '2.0'",
-            steps_2x,
-            DocumentKind::Command,
-            "2.0",
-        ),
-        (
-            "schemaVersion: '2.2'",
-            steps_2x,
-            DocumentKind::Command,
-            "2.2",
-        ),
-        (
-            "schemaVersion: '0.3'",
-            steps_2x,
-            DocumentKind::Automation,
-            "0.3",
-        ),
+        ("schemaVersion: '1.2'", steps_1_2, DocumentKind::Command, "1.2"),
+        ("schemaVersion: '2.0'", steps_2x, DocumentKind::Command, "2.0"),
+        ("schemaVersion: '2.2'", steps_2x, DocumentKind::Command, "2.2"),
+        ("schemaVersion: '0.3'", steps_2x, DocumentKind::Automation, "0.3"),
         // Unquoted numbers are tolerated and read as their text.
-        (
-            "schemaVersion: 1.2",
-            steps_1_2,
-            DocumentKind::Command,
-            "1.2",
-        ),
+        ("schemaVersion: 1.2", steps_1_2, DocumentKind::Command, "1.2"),
         ("schemaVersion: 2.0", steps_2x, DocumentKind::Command, "2.0"),
         ("schemaVersion: 2.2", steps_2x, DocumentKind::Command, "2.2"),
-        (
-            "schemaVersion: 0.3",
-            steps_2x,
-            DocumentKind::Automation,
-            "0.3",
-        ),
+        ("schemaVersion: 0.3", steps_2x, DocumentKind::Automation, "0.3"),
     ];
     for (version, steps, kind, expected) in cases {
         let content = format!("{version}\n{steps}\n");
-        let doc = parse_document(&content, DocumentFormat::Yaml, kind)
-            .unwrap_or_else(|e| panic!("{content}: {e}"));
+        let doc = parse_document(&content, DocumentFormat::Yaml, kind).unwrap_or_else(|e| panic!("{content}: {e}"));
         assert_eq!(doc.schema_version, expected, "{content}");
     }
     let json = r#"{"schemaVersion": 2.2, "mainSteps": [{"name": "s", "action": "aws:runShellScript", "inputs": {}}]}"#;
@@ -254,36 +197,19 @@ fn dense_documents_near_the_size_limit_stay_within_the_budget() {
     );
     assert!(content.len() <= MAX_DOCUMENT_BYTES);
     let doc = command_yaml(&content);
-    assert_eq!(
-        doc.parameters[0]
-            .default
-            .as_ref()
-            .unwrap()
-            .as_array()
-            .unwrap()
-            .len(),
-        30_000
-    );
+    assert_eq!(doc.parameters[0].default.as_ref().unwrap().as_array().unwrap().len(), 30_000);
 }
 
 #[test]
 fn content_of_exactly_the_size_limit_is_accepted() {
-    let base = r#"{"schemaVersion": "2.2", "mainSteps": [{"name": "s", "action": "aws:runShellScript", "inputs": {}}]}"#;
+    let base =
+        r#"{"schemaVersion": "2.2", "mainSteps": [{"name": "s", "action": "aws:runShellScript", "inputs": {}}]}"#;
     let content = format!("{base}{}", " ".repeat(MAX_DOCUMENT_BYTES - base.len()));
     assert_eq!(content.len(), MAX_DOCUMENT_BYTES);
     parse_document(&content, DocumentFormat::Json, DocumentKind::Command).unwrap();
     let content = format!("{content} ");
     let error = parse_document(&content, DocumentFormat::Json, DocumentKind::Command).unwrap_err();
-    assert!(
-        matches!(
-            error,
-            DocumentError::TooLarge {
-                size: 65537,
-                max: 65536
-            }
-        ),
-        "{error}"
-    );
+    assert!(matches!(error, DocumentError::TooLarge { size: 65537, max: 65536 }), "{error}");
 }
 
 /// The classic "billion laughs": nine levels of nine aliases each.
@@ -306,31 +232,12 @@ fn wide_alias_bomb() -> String {
 
 #[test]
 fn alias_bombs_fail_cleanly() {
-    for (case, content) in [
-        ("billion laughs", billion_laughs()),
-        ("wide", wide_alias_bomb()),
-    ] {
-        assert!(
-            content.len() <= MAX_DOCUMENT_BYTES,
-            "{case}: {} bytes",
-            content.len()
-        );
-        let error =
-            parse_document(&content, DocumentFormat::Yaml, DocumentKind::Command).expect_err(case);
-        assert!(
-            matches!(
-                error,
-                DocumentError::TooComplex { .. } | DocumentError::InvalidYaml(_)
-            ),
-            "{case}: {error}"
-        );
+    for (case, content) in [("billion laughs", billion_laughs()), ("wide", wide_alias_bomb())] {
+        assert!(content.len() <= MAX_DOCUMENT_BYTES, "{case}: {} bytes", content.len());
+        let error = parse_document(&content, DocumentFormat::Yaml, DocumentKind::Command).expect_err(case);
+        assert!(matches!(error, DocumentError::TooComplex { .. } | DocumentError::InvalidYaml(_)), "{case}: {error}");
     }
-    let error = parse_document(
-        &wide_alias_bomb(),
-        DocumentFormat::Yaml,
-        DocumentKind::Command,
-    )
-    .unwrap_err();
+    let error = parse_document(&wide_alias_bomb(), DocumentFormat::Yaml, DocumentKind::Command).unwrap_err();
     assert_message(
         "wide",
         &error.to_string(),
@@ -343,73 +250,29 @@ fn alias_bombs_fail_cleanly() {
 fn deep_nesting_fails_cleanly() {
     let json = format!("{}{}", "[".repeat(500), "]".repeat(500));
     let error = parse_document(&json, DocumentFormat::Json, DocumentKind::Command).unwrap_err();
-    assert_message(
-        "json",
-        &error.to_string(),
-        "Document content is not valid JSON: recursion limit*",
-    );
+    assert_message("json", &error.to_string(), "Document content is not valid JSON: recursion limit*");
     let yaml = format!("{}{}", "[".repeat(500), "]".repeat(500));
     let error = parse_document(&yaml, DocumentFormat::Yaml, DocumentKind::Command).unwrap_err();
-    assert_message(
-        "yaml",
-        &error.to_string(),
-        "Document content is not valid YAML: recursion limit*",
-    );
+    assert_message("yaml", &error.to_string(), "Document content is not valid YAML: recursion limit*");
 }
 
 /// `(case, YAML content, expected message)`; the kind is Command unless the case says otherwise.
 const REFUSED_YAML: &[(&str, &str, &str)] = &[
     ("syntax", "a: [", "Document content is not valid YAML: *"),
-    (
-        "two documents",
-        "a: 1\n---\nb: 2\n",
-        "Document content is not valid YAML: *",
-    ),
-    (
-        "tagged value",
-        "schemaVersion: !Ref x\n",
-        "Document content is not valid YAML: *",
-    ),
-    (
-        "not finite",
-        "schemaVersion: '2.2'\nx: .nan\n",
-        "Document content is not valid YAML: *",
-    ),
+    ("two documents", "a: 1\n---\nb: 2\n", "Document content is not valid YAML: *"),
+    ("tagged value", "schemaVersion: !Ref x\n", "Document content is not valid YAML: *"),
+    ("not finite", "schemaVersion: '2.2'\nx: .nan\n", "Document content is not valid YAML: *"),
     (
         "duplicate key",
         "schemaVersion: '2.2'\nschemaVersion: '1.2'\n",
         "Key \"schemaVersion\" appears more than once in the same mapping",
     ),
-    (
-        "null key",
-        "~: 1\n",
-        "Mapping key must be a string, number or boolean, not null",
-    ),
-    (
-        "list key",
-        "? [a]\n: 1\n",
-        "Mapping key must be a string, number or boolean, not a list",
-    ),
-    (
-        "empty",
-        "",
-        "Document content must be a mapping (an object) at the top level",
-    ),
-    (
-        "list",
-        "- a\n",
-        "Document content must be a mapping (an object) at the top level",
-    ),
-    (
-        "scalar",
-        "hello\n",
-        "Document content must be a mapping (an object) at the top level",
-    ),
-    (
-        "no schemaVersion",
-        "mainSteps: []\n",
-        "Document field \"schemaVersion\" is required",
-    ),
+    ("null key", "~: 1\n", "Mapping key must be a string, number or boolean, not null"),
+    ("list key", "? [a]\n: 1\n", "Mapping key must be a string, number or boolean, not a list"),
+    ("empty", "", "Document content must be a mapping (an object) at the top level"),
+    ("list", "- a\n", "Document content must be a mapping (an object) at the top level"),
+    ("scalar", "hello\n", "Document content must be a mapping (an object) at the top level"),
+    ("no schemaVersion", "mainSteps: []\n", "Document field \"schemaVersion\" is required"),
     (
         "schemaVersion list",
         "schemaVersion: [2.2]\n",
@@ -436,11 +299,7 @@ const REFUSED_YAML: &[(&str, &str, &str)] = &[
         "Document field \"description\" must be a string",
     ),
     // Schema 1.2.
-    (
-        "1.2 no runtimeConfig",
-        "schemaVersion: '1.2'\n",
-        "Document field \"runtimeConfig\" is required",
-    ),
+    ("1.2 no runtimeConfig", "schemaVersion: '1.2'\n", "Document field \"runtimeConfig\" is required"),
     (
         "1.2 runtimeConfig list",
         "schemaVersion: '1.2'\nruntimeConfig: [a]\n",
@@ -492,11 +351,7 @@ const REFUSED_YAML: &[(&str, &str, &str)] = &[
         "Step name \"x\" is used more than once",
     ),
     // Schema 2.x.
-    (
-        "2.2 no mainSteps",
-        "schemaVersion: '2.2'\n",
-        "Document field \"mainSteps\" is required",
-    ),
+    ("2.2 no mainSteps", "schemaVersion: '2.2'\n", "Document field \"mainSteps\" is required"),
     (
         "2.2 mainSteps mapping",
         "schemaVersion: '2.2'\nmainSteps: {a: 1}\n",
@@ -507,11 +362,7 @@ const REFUSED_YAML: &[(&str, &str, &str)] = &[
         "schemaVersion: '2.2'\nmainSteps: []\n",
         "Document field \"mainSteps\" must contain at least one step",
     ),
-    (
-        "step not mapping",
-        "schemaVersion: '2.2'\nmainSteps: [x]\n",
-        "Document field \"mainSteps[0]\" must be a mapping",
-    ),
+    ("step not mapping", "schemaVersion: '2.2'\nmainSteps: [x]\n", "Document field \"mainSteps[0]\" must be a mapping"),
     (
         "step without name",
         "schemaVersion: '2.2'\nmainSteps: [{action: aws:runShellScript, inputs: {}}]\n",
@@ -607,25 +458,16 @@ const REFUSED_YAML: &[(&str, &str, &str)] = &[
 #[test]
 fn refused_documents() {
     for (case, content, expected) in REFUSED_YAML {
-        let error =
-            parse_document(content, DocumentFormat::Yaml, DocumentKind::Command).expect_err(case);
+        let error = parse_document(content, DocumentFormat::Yaml, DocumentKind::Command).expect_err(case);
         assert_message(case, &error.to_string(), expected);
     }
 }
 
 #[test]
 fn refused_json_documents() {
-    let too_large = format!(
-        "{{\"description\": \"{}\"}}",
-        "x".repeat(MAX_DOCUMENT_BYTES)
-    );
+    let too_large = format!("{{\"description\": \"{}\"}}", "x".repeat(MAX_DOCUMENT_BYTES));
     let cases: &[(&str, &str, DocumentKind, &str)] = &[
-        (
-            "syntax",
-            "{",
-            DocumentKind::Command,
-            "Document content is not valid JSON: *",
-        ),
+        ("syntax", "{", DocumentKind::Command, "Document content is not valid JSON: *"),
         (
             "trailing text",
             "{\"schemaVersion\": \"2.2\"} x",
@@ -638,18 +480,8 @@ fn refused_json_documents() {
             DocumentKind::Command,
             "Key \"schemaVersion\" appears more than once in the same mapping",
         ),
-        (
-            "array",
-            "[1, 2]",
-            DocumentKind::Command,
-            "Document content must be a mapping (an object) at the top level",
-        ),
-        (
-            "too large",
-            &too_large,
-            DocumentKind::Command,
-            "Document content is 65555 bytes; the limit is 65536 bytes",
-        ),
+        ("array", "[1, 2]", DocumentKind::Command, "Document content must be a mapping (an object) at the top level"),
+        ("too large", &too_large, DocumentKind::Command, "Document content is 65555 bytes; the limit is 65536 bytes"),
         (
             "2.2 as Automation",
             "{\"schemaVersion\": \"2.2\"}",
@@ -665,11 +497,7 @@ fn refused_json_documents() {
 
 /// `(case, parameters section in YAML flow style, expected message)`.
 const REFUSED_PARAMETERS: &[(&str, &str, &str)] = &[
-    (
-        "section is a list",
-        "[a]",
-        "Document field \"parameters\" must be a mapping",
-    ),
+    ("section is a list", "[a]", "Document field \"parameters\" must be a mapping"),
     (
         "name with dash",
         "{my-param: {type: String}}",
@@ -685,16 +513,8 @@ const REFUSED_PARAMETERS: &[(&str, &str, &str)] = &[
         "{'{{x}}': {type: String}}",
         "Parameter name \"{{x}}\" is invalid: it must be one or more ASCII letters or digits",
     ),
-    (
-        "declaration not mapping",
-        "{p: String}",
-        "Document field \"parameters.p\" must be a mapping",
-    ),
-    (
-        "no type",
-        "{p: {default: x}}",
-        "Document field \"parameters.p.type\" is required",
-    ),
+    ("declaration not mapping", "{p: String}", "Document field \"parameters.p\" must be a mapping"),
+    ("no type", "{p: {default: x}}", "Document field \"parameters.p.type\" is required"),
     (
         "unknown type",
         "{p: {type: string}}",
@@ -854,8 +674,7 @@ fn refused_parameter_declarations() {
             "schemaVersion: '2.2'\nparameters: {parameters}\n\
              mainSteps: [{{name: a, action: aws:runShellScript, inputs: {{}}}}]\n"
         );
-        let error =
-            parse_document(&content, DocumentFormat::Yaml, DocumentKind::Command).expect_err(case);
+        let error = parse_document(&content, DocumentFormat::Yaml, DocumentKind::Command).expect_err(case);
         assert_message(case, &error.to_string(), expected);
     }
 }
@@ -877,31 +696,13 @@ mainSteps: [{name: a, action: aws:runShellScript, inputs: {}}]
 "#,
     );
     let kinds: Vec<_> = doc.parameters.iter().map(|p| p.kind.as_str()).collect();
-    assert_eq!(
-        kinds,
-        [
-            "String",
-            "StringList",
-            "Integer",
-            "Boolean",
-            "StringMap",
-            "MapList",
-            "String"
-        ]
-    );
+    assert_eq!(kinds, ["String", "StringList", "Integer", "Boolean", "StringMap", "MapList", "String"]);
     assert_eq!(doc.parameters[1].min_items, Some(1));
     assert_eq!(doc.parameters[1].max_items, Some(5));
     assert_eq!(doc.parameters[5].max_chars, Some(100));
     assert_eq!(doc.parameters[5].default, Some(json!([{"k": "v"}])));
     assert!(doc.parameters.iter().all(|p| !p.is_required()));
-    for kind in [
-        "String",
-        "StringList",
-        "Integer",
-        "Boolean",
-        "StringMap",
-        "MapList",
-    ] {
+    for kind in ["String", "StringList", "Integer", "Boolean", "StringMap", "MapList"] {
         assert_eq!(ParamType::parse(kind).map(ParamType::as_str), Some(kind));
     }
     assert_eq!(ParamType::parse("string"), None);

@@ -5,8 +5,7 @@ use serde_json::{Value, json};
 
 use super::{command_yaml, supplied};
 use crate::document::{
-    RenderError, RenderedStep, ResolvedParameters, ScriptInputs, render_steps, resolve_parameters,
-    script_text,
+    RenderError, RenderedStep, ResolvedParameters, ScriptInputs, render_steps, resolve_parameters, script_text,
 };
 
 const DOC: &str = r#"
@@ -49,7 +48,8 @@ fn render(pairs: &[(&str, &[&str])]) -> Vec<RenderedStep> {
 
 #[test]
 fn whole_strings_become_values_and_embedded_references_become_text() {
-    let source_info = r#"{"owner": "fleet", "repository": "scripts", "path": "run.sh", "tokenInfo": "{{ssm-secure:gh}}"}"#;
+    let source_info =
+        r#"{"owner": "fleet", "repository": "scripts", "path": "run.sh", "tokenInfo": "{{ssm-secure:gh}}"}"#;
     let steps = render(&[
         ("commands", &["echo one", "echo two"]),
         ("sourceInfo", &[source_info]),
@@ -60,10 +60,7 @@ fn whole_strings_become_values_and_embedded_references_become_text() {
     assert_eq!(inputs["workingDirectory"], json!("/tmp"));
     assert_eq!(inputs["timeoutSeconds"], json!(2));
     assert_eq!(inputs["flag"], json!(true));
-    assert_eq!(
-        inputs["embedded"],
-        json!(r#"cd /tmp && run 2 true ["echo one","echo two"]"#)
-    );
+    assert_eq!(inputs["embedded"], json!(r#"cd /tmp && run 2 true ["echo one","echo two"]"#));
     assert_eq!(
         inputs["untouched"],
         json!([
@@ -76,10 +73,7 @@ fn whole_strings_become_values_and_embedded_references_become_text() {
         ])
     );
     // Strings are interpolated at any depth; object keys are not.
-    assert_eq!(
-        inputs["nested"],
-        json!({"list": [{"deep": "/tmp/x"}], "{{ dir }}": "key"})
-    );
+    assert_eq!(inputs["nested"], json!({"list": [{"deep": "/tmp/x"}], "{{ dir }}": "key"}));
     assert_eq!(inputs["number"], json!(5));
 
     // A StringMap, as AWS-RunRemoteScript's sourceInfo uses it.
@@ -106,38 +100,20 @@ fn interpolation_is_not_recursive() {
         ("platform", &["{{ platform }}"]),
     ]);
     let inputs = &steps[0].inputs;
-    assert_eq!(
-        inputs["runCommand"],
-        json!(["{{ dir }}", "echo {{ count }}"])
-    );
+    assert_eq!(inputs["runCommand"], json!(["{{ dir }}", "echo {{ count }}"]));
     assert_eq!(inputs["workingDirectory"], json!("{{ commands }}"));
-    assert_eq!(
-        inputs["nested"]["list"][0]["deep"],
-        json!("{{ commands }}/x")
-    );
-    assert_eq!(
-        inputs["embedded"],
-        json!(r#"cd {{ commands }} && run 2 true ["{{ dir }}","echo {{ count }}"]"#)
-    );
-    assert_eq!(
-        steps[0].precondition,
-        Some(("platformType".into(), "{{ platform }}".into()))
-    );
+    assert_eq!(inputs["nested"]["list"][0]["deep"], json!("{{ commands }}/x"));
+    assert_eq!(inputs["embedded"], json!(r#"cd {{ commands }} && run 2 true ["{{ dir }}","echo {{ count }}"]"#));
+    assert_eq!(steps[0].precondition, Some(("platformType".into(), "{{ platform }}".into())));
 }
 
 #[test]
 fn preconditions_are_interpolated_and_decide_platforms() {
     let steps = render(&[("commands", &["true"]), ("platform", &["Windows"])]);
-    assert_eq!(
-        steps[0].precondition,
-        Some(("platformType".into(), "Windows".into()))
-    );
+    assert_eq!(steps[0].precondition, Some(("platformType".into(), "Windows".into())));
     assert!(steps[0].applies_to("Windows"));
     assert!(!steps[0].applies_to("Linux"));
-    assert!(
-        steps[1].applies_to("MacOS"),
-        "no precondition applies everywhere"
-    );
+    assert!(steps[1].applies_to("MacOS"), "no precondition applies everywhere");
 
     let step = |a: &str, b: &str| RenderedStep {
         name: "s".into(),
@@ -156,12 +132,7 @@ fn preconditions_are_interpolated_and_decide_platforms() {
         (step("", ""), "Linux", true),
     ];
     for (step, platform, expected) in cases {
-        assert_eq!(
-            step.applies_to(platform),
-            expected,
-            "{:?} on {platform}",
-            step.precondition
-        );
+        assert_eq!(step.applies_to(platform), expected, "{:?} on {platform}", step.precondition);
     }
 }
 
@@ -174,17 +145,8 @@ fn parameters_of_another_document_are_refused() {
     );
     let params: ResolvedParameters = resolve_parameters(&other, &supplied(&[])).unwrap();
     let error = render_steps(&doc, &params).unwrap_err();
-    assert_eq!(
-        error,
-        RenderError::UnresolvedParameter {
-            step: "run".into(),
-            name: "platform".into()
-        }
-    );
-    assert_eq!(
-        error.to_string(),
-        "Step \"run\" refers to parameter \"platform\", which has no resolved value"
-    );
+    assert_eq!(error, RenderError::UnresolvedParameter { step: "run".into(), name: "platform".into() });
+    assert_eq!(error.to_string(), "Step \"run\" refers to parameter \"platform\", which has no resolved value");
 }
 
 #[test]
@@ -223,10 +185,7 @@ fn script_inputs_timeouts_follow_the_agent() {
             inputs["timeoutSeconds"] = timeout.clone();
         }
         let script = ScriptInputs::from_inputs(&inputs).unwrap();
-        assert_eq!(
-            script.timeout_seconds, *expected,
-            "timeoutSeconds {timeout:?}"
-        );
+        assert_eq!(script.timeout_seconds, *expected, "timeoutSeconds {timeout:?}");
     }
 }
 
@@ -236,46 +195,25 @@ fn script_inputs_commands_and_directory() {
     let script = ok(json!({"runCommand": "echo hi"}));
     assert_eq!(
         script,
-        ScriptInputs {
-            run_command: vec!["echo hi".into()],
-            working_directory: String::new(),
-            timeout_seconds: 3600
-        }
+        ScriptInputs { run_command: vec!["echo hi".into()], working_directory: String::new(), timeout_seconds: 3600 }
     );
-    let script =
-        ok(json!({"runCommand": ["a", "b"], "workingDirectory": "/srv", "timeoutSeconds": "60"}));
+    let script = ok(json!({"runCommand": ["a", "b"], "workingDirectory": "/srv", "timeoutSeconds": "60"}));
     assert_eq!(script.run_command, ["a", "b"]);
     assert_eq!(script.working_directory, "/srv");
     assert_eq!(script.timeout_seconds, 60);
-    assert_eq!(
-        ok(json!({"runCommand": [], "workingDirectory": null})).working_directory,
-        ""
-    );
+    assert_eq!(ok(json!({"runCommand": [], "workingDirectory": null})).working_directory, "");
 
     let refused = [
         (json!(["echo"]), RenderError::InputsNotAnObject),
         (json!({}), RenderError::MissingRunCommand),
         (json!({"runCommand": null}), RenderError::MissingRunCommand),
         (json!({"runCommand": 5}), RenderError::InvalidRunCommand),
-        (
-            json!({"runCommand": ["a", 5]}),
-            RenderError::InvalidRunCommand,
-        ),
-        (
-            json!({"runCommand": {"a": "b"}}),
-            RenderError::InvalidRunCommand,
-        ),
-        (
-            json!({"runCommand": "a", "workingDirectory": 5}),
-            RenderError::InvalidWorkingDirectory,
-        ),
+        (json!({"runCommand": ["a", 5]}), RenderError::InvalidRunCommand),
+        (json!({"runCommand": {"a": "b"}}), RenderError::InvalidRunCommand),
+        (json!({"runCommand": "a", "workingDirectory": 5}), RenderError::InvalidWorkingDirectory),
     ];
     for (inputs, expected) in refused {
-        assert_eq!(
-            ScriptInputs::from_inputs(&inputs),
-            Err(expected),
-            "{inputs}"
-        );
+        assert_eq!(ScriptInputs::from_inputs(&inputs), Err(expected), "{inputs}");
     }
 }
 
@@ -287,10 +225,7 @@ fn script_text_joins_lines_with_a_trailing_newline() {
         timeout_seconds: 3600,
     };
     assert_eq!(script_text(&script(&["echo hi"])), "echo hi\n");
-    assert_eq!(
-        script_text(&script(&["#!/bin/bash", "set -e", "ls"])),
-        "#!/bin/bash\nset -e\nls\n"
-    );
+    assert_eq!(script_text(&script(&["#!/bin/bash", "set -e", "ls"])), "#!/bin/bash\nset -e\nls\n");
     assert_eq!(script_text(&script(&["a\n"])), "a\n\n");
     assert_eq!(script_text(&script(&[])), "\n");
 }
