@@ -4,9 +4,7 @@
 use anyhow::Context;
 use clap::Args;
 use fleetrun_agent::{Agent, AgentConfig};
-use fleetrun_server::bootstrap::{
-    admin_credentials_path, read_credentials_file, write_credentials_file,
-};
+use fleetrun_server::bootstrap::{admin_credentials_path, read_credentials_file, write_credentials_file};
 use fleetrun_server::identity::{self, ActivationSpec};
 use fleetrun_store::KeyKind;
 use std::io::Write;
@@ -58,12 +56,7 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<()> {
             }
         }
     });
-    let mut config = AgentConfig::new(
-        &url,
-        &activation.id,
-        &activation.code,
-        data_dir.join("agent"),
-    );
+    let mut config = AgentConfig::new(&url, &activation.id, &activation.code, data_dir.join("agent"));
     config.instance_id = args.instance_id.clone();
     let agent = Agent::start(config).await?;
     let instance_id = agent.instance_id().to_string();
@@ -91,44 +84,29 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<()> {
 }
 
 /// The admin key from the credentials file; a new one when the file is gone (dev only).
-async fn admin_key(
-    state: &fleetrun_server::app::AppState,
-    data_dir: &Path,
-) -> anyhow::Result<(String, String)> {
+async fn admin_key(state: &fleetrun_server::app::AppState, data_dir: &Path) -> anyhow::Result<(String, String)> {
     let path = admin_credentials_path(data_dir);
     if let Ok(pair) = read_credentials_file(&path) {
         return Ok(pair);
     }
-    let key = identity::new_access_key(
-        KeyKind::Admin,
-        None,
-        "fleetrun dev",
-        fleetrun_server::app::now_ms(),
-    );
+    let key = identity::new_access_key(KeyKind::Admin, None, "fleetrun dev", fleetrun_server::app::now_ms());
     state.store.insert_access_key(&key).await?;
     write_credentials_file(&path, &key)?;
     Ok((key.access_key_id, key.secret_access_key))
 }
 
-async fn dev_activation(
-    state: &fleetrun_server::app::AppState,
-    data_dir: &Path,
-) -> anyhow::Result<DevActivation> {
+async fn dev_activation(state: &fleetrun_server::app::AppState, data_dir: &Path) -> anyhow::Result<DevActivation> {
     let env = std::fs::read_to_string(data_dir.join("dev.env")).unwrap_or_default();
     let value = |name: &str| {
-        env.lines()
-            .find_map(|l| l.strip_prefix(&format!("export {name}=")))
-            .map(|v| v.trim_matches('\'').to_string())
+        env.lines().find_map(|l| l.strip_prefix(&format!("export {name}="))).map(|v| v.trim_matches('\'').to_string())
     };
-    if let (Some(id), Some(code)) = (
-        value("FLEETRUN_ACTIVATION_ID"),
-        value("FLEETRUN_ACTIVATION_CODE"),
-    ) && state
-        .store
-        .list_activations()
-        .await?
-        .iter()
-        .any(|a| a.activation_id == id && a.code_sha256 == identity::hash_code(&code))
+    if let (Some(id), Some(code)) = (value("FLEETRUN_ACTIVATION_ID"), value("FLEETRUN_ACTIVATION_CODE"))
+        && state
+            .store
+            .list_activations()
+            .await?
+            .iter()
+            .any(|a| a.activation_id == id && a.code_sha256 == identity::hash_code(&code))
     {
         return Ok(DevActivation { id, code });
     }
@@ -141,19 +119,11 @@ async fn dev_activation(
         expiration_ms: fleetrun_server::app::now_ms() + ten_years,
     });
     state.store.create_activation(&activation).await?;
-    Ok(DevActivation {
-        id: activation.activation_id,
-        code,
-    })
+    Ok(DevActivation { id: activation.activation_id, code })
 }
 
 fn write_env(path: &Path, vars: &[(&str, &str)]) -> std::io::Result<()> {
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
     for (name, value) in vars {
         writeln!(file, "export {name}='{value}'")?;
     }

@@ -30,21 +30,14 @@ pub(crate) enum KeysCommand {
 
 async fn open(data_dir: &std::path::Path) -> anyhow::Result<SqliteStore> {
     let path = data_dir.join("fleetrun.db");
-    anyhow::ensure!(
-        path.exists(),
-        "no fleetrun database at {} (give --data-dir)",
-        path.display()
-    );
+    anyhow::ensure!(path.exists(), "no fleetrun database at {} (give --data-dir)", path.display());
     Ok(SqliteStore::open(&path).await?)
 }
 
 #[allow(clippy::print_stdout)]
 pub(crate) async fn run(command: KeysCommand) -> anyhow::Result<()> {
     match command {
-        KeysCommand::Create {
-            data_dir,
-            description,
-        } => {
+        KeysCommand::Create { data_dir, description } => {
             let store = open(&data_dir).await?;
             let key = fleetrun_server::identity::new_access_key(
                 KeyKind::Admin,
@@ -53,10 +46,7 @@ pub(crate) async fn run(command: KeysCommand) -> anyhow::Result<()> {
                 fleetrun_server::app::now_ms(),
             );
             store.insert_access_key(&key).await?;
-            println!(
-                "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}",
-                key.access_key_id, key.secret_access_key
-            );
+            println!("AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}", key.access_key_id, key.secret_access_key);
         }
         KeysCommand::List { data_dir } => {
             let store = open(&data_dir).await?;
@@ -70,10 +60,7 @@ pub(crate) async fn run(command: KeysCommand) -> anyhow::Result<()> {
                 );
             }
         }
-        KeysCommand::Delete {
-            access_key_id,
-            data_dir,
-        } => {
+        KeysCommand::Delete { access_key_id, data_dir } => {
             let store = open(&data_dir).await?;
             store.delete_access_key(&access_key_id).await?;
             println!("Deleted {access_key_id}.");

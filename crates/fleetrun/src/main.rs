@@ -11,11 +11,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(
-    name = "fleetrun",
-    version,
-    about = "Self-hosted Systems Manager: run scripts across a fleet."
-)]
+#[command(name = "fleetrun", version, about = "Self-hosted Systems Manager: run scripts across a fleet.")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -38,10 +34,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("fleetrun: cannot start the async runtime: {error}");

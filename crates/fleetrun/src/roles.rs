@@ -87,26 +87,16 @@ pub(crate) struct AgentArgs {
 }
 
 fn parse_tag(text: &str) -> Result<Tag, String> {
-    let (key, value) = text
-        .split_once('=')
-        .ok_or_else(|| format!("tag {text:?} must be Key=Value"))?;
+    let (key, value) = text.split_once('=').ok_or_else(|| format!("tag {text:?} must be Key=Value"))?;
     if key.is_empty() {
         return Err(format!("tag {text:?} has an empty key"));
     }
-    Ok(Tag {
-        key: key.to_string(),
-        value: value.to_string(),
-    })
+    Ok(Tag { key: key.to_string(), value: value.to_string() })
 }
 
 pub(crate) async fn agent(args: AgentArgs) -> anyhow::Result<()> {
     crate::init_logging();
-    let mut config = AgentConfig::new(
-        &args.server,
-        &args.activation_id,
-        &args.activation_code,
-        args.state_dir,
-    );
+    let mut config = AgentConfig::new(&args.server, &args.activation_id, &args.activation_code, args.state_dir);
     config.tags = args.tags;
     config.instance_id = args.instance_id;
     config.max_concurrent = args.max_concurrent;
@@ -121,9 +111,7 @@ pub(crate) fn shutdown_token() -> CancellationToken {
     let token = CancellationToken::new();
     let trigger = token.clone();
     tokio::spawn(async move {
-        let Ok(mut term) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        else {
+        let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
             return;
         };
         tokio::select! {

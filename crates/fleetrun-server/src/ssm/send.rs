@@ -280,7 +280,7 @@ async fn by_targets(state: &AppState, raw: &[TargetInput]) -> Result<Vec<Node>, 
 }
 
 /// The execution timeout used for ExpiresAfter: the `executionTimeout` parameter when the document has
-/// one, else the longest step timeout, else SSM's default of 3600 s.
+/// one, else the sum of the script steps' timeouts (steps run one after another), else SSM's default.
 fn execution_timeout(params: &document::ResolvedParameters, steps: &[document::RenderedStep]) -> i64 {
     if let Some(value) = params.get("executionTimeout")
         && let Ok(seconds) = value.to_text().parse::<i64>()
@@ -291,6 +291,6 @@ fn execution_timeout(params: &document::ResolvedParameters, steps: &[document::R
         .iter()
         .filter_map(|s| ScriptInputs::from_inputs(&s.inputs).ok())
         .map(|i| i.timeout_seconds as i64)
-        .max()
+        .reduce(|a, b| a + b)
         .unwrap_or(3600)
 }
