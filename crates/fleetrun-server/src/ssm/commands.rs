@@ -213,11 +213,13 @@ pub(crate) async fn list_commands(state: &AppState, input: Value) -> Result<Valu
         statuses: f.statuses,
         executing: f.executing,
         offset,
-        limit: Some(page),
+        limit: Some(page + 1),
     };
-    let commands = state.store.list_commands(&filter).await?;
+    let mut commands = state.store.list_commands(&filter).await?;
+    let more = commands.len() > page as usize;
+    commands.truncate(page as usize);
     let mut out = json!({ "Commands": commands.iter().map(command_json).collect::<Vec<_>>() });
-    if let Some(token) = wire::next_token(offset, commands.len(), page) {
+    if let Some(token) = wire::next_token(offset, page, more) {
         out["NextToken"] = json!(token);
     }
     Ok(out)
@@ -242,9 +244,11 @@ pub(crate) async fn list_command_invocations(state: &AppState, input: Value) -> 
         document_name: f.document_name,
         statuses: f.statuses,
         offset,
-        limit: Some(page),
+        limit: Some(page + 1),
     };
-    let invocations = state.store.list_invocations(&filter).await?;
+    let mut invocations = state.store.list_invocations(&filter).await?;
+    let more = invocations.len() > page as usize;
+    invocations.truncate(page as usize);
     let mut items = Vec::with_capacity(invocations.len());
     let mut command_cache: Option<Command> = None;
     for inv in &invocations {
@@ -260,7 +264,7 @@ pub(crate) async fn list_command_invocations(state: &AppState, input: Value) -> 
         command_cache = Some(command);
     }
     let mut out = json!({ "CommandInvocations": items });
-    if let Some(token) = wire::next_token(offset, invocations.len(), page) {
+    if let Some(token) = wire::next_token(offset, page, more) {
         out["NextToken"] = json!(token);
     }
     Ok(out)

@@ -361,7 +361,7 @@ pub(crate) async fn list_documents(state: &AppState, input: Value) -> Result<Val
     }
     let mut out = json!({ "DocumentIdentifiers": items });
     if (offset as usize + slice.len()) < matched.len() {
-        out["NextToken"] = json!(wire::next_token(offset, slice.len(), page));
+        out["NextToken"] = json!(wire::next_token(offset, page, true));
     }
     Ok(out)
 }
@@ -463,7 +463,7 @@ pub(crate) async fn list_document_versions(state: &AppState, input: Value) -> Re
         .collect();
     let mut out = json!({ "DocumentVersions": items });
     if (offset as usize + page as usize) < versions.len() {
-        out["NextToken"] = json!(wire::next_token(offset, page as usize, page));
+        out["NextToken"] = json!(wire::next_token(offset, page, true));
     }
     Ok(out)
 }

@@ -94,7 +94,7 @@ pub(crate) async fn describe_instance_information(state: &AppState, input: Value
         matched.iter().skip(offset as usize).take(page as usize).map(|n| node_json(state, n, now)).collect();
     let mut out = json!({ "InstanceInformationList": slice });
     if offset as usize + (page as usize) < matched.len() {
-        out["NextToken"] = json!(wire::next_token(offset, page as usize, page));
+        out["NextToken"] = json!(wire::next_token(offset, page, true));
     }
     Ok(out)
 }
@@ -325,7 +325,7 @@ pub(crate) async fn describe_activations(state: &AppState, input: Value) -> Resu
     }
     let mut out = json!({ "ActivationList": items });
     if offset as usize + (page as usize) < matched.len() {
-        out["NextToken"] = json!(wire::next_token(offset, page as usize, page));
+        out["NextToken"] = json!(wire::next_token(offset, page, true));
     }
     Ok(out)
 }

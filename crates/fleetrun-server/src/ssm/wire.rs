@@ -76,10 +76,10 @@ pub(crate) fn offset_from_token(token: Option<&str>) -> Result<u32, SsmError> {
     text.strip_prefix("offset:").and_then(|n| n.parse().ok()).ok_or_else(invalid)
 }
 
-/// NextToken out: a token for the page after `offset + returned` when the page was full.
-pub(crate) fn next_token(offset: u32, returned: usize, page: u32) -> Option<String> {
-    (returned as u32 >= page && page > 0)
-        .then(|| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("offset:{}", offset + page)))
+/// NextToken out: a token for the page after this one, when there is more (callers fetch one row beyond
+/// the page to know, so the last page never carries a token).
+pub(crate) fn next_token(offset: u32, page: u32, more: bool) -> Option<String> {
+    more.then(|| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("offset:{}", offset + page)))
 }
 
 /// Checks a string member's length (in characters) against the model.
@@ -123,9 +123,9 @@ mod tests {
         assert_eq!(elapsed(1_000, 1_091), "PT0.091S");
         assert_eq!(elapsed(1_000, 62_500), "PT61.500S");
         assert_eq!(epoch(1_550_173_814_717), serde_json::json!(1_550_173_814.717));
-        let token = next_token(0, 10, 10).unwrap();
+        let token = next_token(0, 10, true).unwrap();
         assert_eq!(offset_from_token(Some(&token)).unwrap(), 10);
-        assert!(next_token(0, 9, 10).is_none());
+        assert!(next_token(0, 10, false).is_none());
         assert!(offset_from_token(Some("garbage!")).is_err());
         assert_eq!(offset_from_token(Some("")).unwrap(), 0);
         assert_eq!(parse_time("t", "2024-07-07T00:00:00Z").unwrap(), 1_720_310_400_000);
