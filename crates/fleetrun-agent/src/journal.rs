@@ -50,13 +50,15 @@ impl Journal {
         self.dir.join(format!("{command_id}.json"))
     }
 
-    /// Writes an entry (write to a temporary file, fsync, rename).
+    /// Writes an entry: to a temporary file, then renamed over the old one, so a crash of the agent
+    /// process leaves either the old entry or the new one. There is no fsync: it would cost a disk flush
+    /// on the path of every command, and what it guards against (power loss) also kills the scripts the
+    /// entry describes; an entry torn by power loss is skipped by `load_all`.
     pub fn save(&self, entry: &Entry) -> std::io::Result<()> {
         let path = self.path(&entry.assignment.command_id);
         let tmp = path.with_extension("tmp");
         let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
         file.write_all(&serde_json::to_vec(entry).map_err(std::io::Error::other)?)?;
-        file.sync_all()?;
         std::fs::rename(tmp, path)
     }
 

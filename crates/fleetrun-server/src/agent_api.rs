@@ -139,10 +139,7 @@ pub async fn poll(
         }
         tokio::select! {
             _ = notified => {}
-            _ = tokio::time::sleep_until(deadline) => {
-                let _ = state.store.touch_node(&instance_id, now_ms(), None).await;
-                return Json(PollResponse::default()).into_response();
-            }
+            _ = tokio::time::sleep_until(deadline) => return Json(PollResponse::default()).into_response(),
         }
     }
 }

@@ -79,6 +79,12 @@ impl RawConfig {
         if !(1..=300).contains(&poll_wait) {
             return Err(ConfigError::Invalid("poll_wait_seconds must be between 1 and 300".into()));
         }
+        let ping_timeout = self.ping_timeout_seconds.unwrap_or(60);
+        if ping_timeout <= poll_wait {
+            return Err(ConfigError::Invalid(format!(
+                "ping_timeout_seconds ({ping_timeout}) must be longer than poll_wait_seconds ({poll_wait}), or held polls would show nodes as ConnectionLost"
+            )));
+        }
         Ok(Config {
             listen,
             data_dir: self.data_dir.unwrap_or_else(|| PathBuf::from("fleetrun-data")),
@@ -87,7 +93,7 @@ impl RawConfig {
             max_request_bytes: self.max_request_bytes.unwrap_or(1 << 20),
             max_output_bytes: self.max_output_bytes.unwrap_or(64 << 20),
             poll_wait: Duration::from_secs(poll_wait),
-            ping_timeout: Duration::from_secs(self.ping_timeout_seconds.unwrap_or(60)),
+            ping_timeout: Duration::from_secs(ping_timeout),
             region: self.region.unwrap_or_else(|| "us-east-1".to_string()),
             account_id: self.account_id.unwrap_or_else(|| "000000000000".to_string()),
         })
@@ -107,6 +113,8 @@ mod tests {
         assert!(matches!(bad.resolve(), Err(ConfigError::Listen(_))));
         let bad = RawConfig { poll_wait_seconds: Some(0), ..Default::default() };
         assert!(bad.resolve().is_err());
+        let bad = RawConfig { poll_wait_seconds: Some(90), ..Default::default() };
+        assert!(bad.resolve().is_err(), "a poll held longer than the ping timeout is refused");
         let parsed: Result<RawConfig, _> = toml::from_str("listen = \"127.0.0.1:1\"\nbogus = 1\n");
         assert!(parsed.is_err(), "unknown keys are refused");
     }

@@ -105,6 +105,15 @@ impl SqliteStore {
     }
 
     pub(super) async fn claim_impl(&self, instance_id: &str, now_ms: i64) -> Result<Vec<Claimed>> {
+        // Most polls find nothing: answer those from a read, without taking the write lock.
+        let queued = sqlx::query("SELECT 1 FROM invocations WHERE instance_id = ? AND state = 'Queued' LIMIT 1")
+            .bind(instance_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        if queued.is_none() {
+            return Ok(Vec::new());
+        }
         let mut tx = self.write().await?;
         let rows = sqlx::query(
             "UPDATE invocations SET state = 'InProgress', started_ms = ?, updated_ms = ? WHERE instance_id = ? AND state = 'Queued' RETURNING command_id",
