@@ -62,7 +62,11 @@ pub struct Agent {
     config: AgentConfig,
     ctx: execute::Context,
     running: Running,
+    // Invariant: one permit per invocation this node may start; an invocation holds its permit from
+    // acceptance to the end of its run. The agent claims only as many invocations as there are free
+    // permits, so an invocation the server shows InProgress has really started.
     slots: Arc<Semaphore>,
+    slot_freed: Arc<tokio::sync::Notify>,
 }
 
 impl Agent {
@@ -89,7 +93,7 @@ impl Agent {
             max_output_bytes: config.max_output_bytes,
         };
         let slots = Arc::new(Semaphore::new(config.max_concurrent.max(1)));
-        Ok(Self { config, ctx, running: Default::default(), slots })
+        Ok(Self { config, ctx, running: Default::default(), slots, slot_freed: Default::default() })
     }
 
     pub fn instance_id(&self) -> &str {
@@ -105,14 +109,20 @@ impl Agent {
         }
         let mut backoff = Duration::from_millis(250);
         loop {
+            let capacity = self.slots.available_permits() as u32;
             let request = PollRequest {
                 running: self.running_ids(),
                 wait_seconds: self.config.poll_wait.as_secs(),
                 info: Some(identity::node_info()),
+                capacity: Some(capacity),
             };
+            // A full node still polls (for cancels); when a slot frees up it polls again at once to take
+            // new work. Dropping a poll made with no capacity is safe: it cannot have claimed anything.
+            let slot_freed = self.slot_freed.notified();
             let poll = self.ctx.server.post::<_, PollResponse>(fleetrun_proto::PATH_POLL, &request);
             let result = tokio::select! {
                 _ = shutdown.cancelled() => return Ok(()),
+                _ = slot_freed, if capacity == 0 => continue,
                 result = poll => result,
             };
             match result {
@@ -120,9 +130,16 @@ impl Agent {
                     backoff = Duration::from_millis(250);
                     self.handle(response);
                 }
+                Err(error) if error.code() == Some("UnrecognizedClientException") => {
+                    anyhow::bail!(
+                        "the server no longer knows this node's credentials (it was deregistered, or its key deleted); \
+                         remove {} to enrol again: {error}",
+                        self.config.state_dir.join("identity.json").display()
+                    );
+                }
                 Err(error) => {
                     if error.status() == Some(403) {
-                        tracing::error!(error = %error, "The server refused this node's credentials (deregistered?); retrying slowly.");
+                        tracing::error!(error = %error, "The server refused this node's request; retrying slowly.");
                         backoff = Duration::from_secs(30);
                     } else {
                         tracing::warn!(error = %error, retry_in_ms = backoff.as_millis() as u64, "Polling the server failed.");
@@ -162,22 +179,38 @@ impl Agent {
         if let Err(error) = self.ctx.journal.save(&entry) {
             tracing::error!(error = %error, "Journaling a new invocation failed; running it anyway.");
         }
-        self.spawn(entry);
+        // The server hands out at most `capacity` invocations, so a permit is free; an older server that
+        // ignores capacity makes the invocation wait for one inside its task instead.
+        let permit = self.slots.clone().try_acquire_owned().ok();
+        self.spawn_with(entry, permit);
     }
 
+    /// Runs an invocation resumed from the journal. It started before the restart, so it takes no slot.
     fn spawn(&self, entry: Entry) {
+        self.spawn_with(entry, None);
+    }
+
+    fn spawn_with(&self, entry: Entry, permit: Option<tokio::sync::OwnedSemaphorePermit>) {
         let command_id = entry.assignment.command_id.clone();
         let token = CancellationToken::new();
         self.running.lock().unwrap_or_else(|e| e.into_inner()).insert(command_id.clone(), token.clone());
         let ctx = self.ctx.clone();
         let running = self.running.clone();
         let slots = self.slots.clone();
+        let slot_freed = self.slot_freed.clone();
+        let fresh = entry.current.is_none() && entry.results.is_empty();
         tokio::spawn(async move {
-            let resumed = entry.current.is_some() || !entry.results.is_empty();
-            let permit = if resumed { None } else { slots.acquire_owned().await.ok() };
+            let permit = match permit {
+                Some(permit) => Some(permit),
+                None if fresh => slots.acquire_owned().await.ok(),
+                None => None,
+            };
             tracing::info!(command_id = %command_id, "Invocation started.");
             let entry = execute::run(&ctx, entry, token).await;
-            drop(permit);
+            if permit.is_some() {
+                drop(permit);
+                slot_freed.notify_one();
+            }
             report(&ctx, &entry).await;
             running.lock().unwrap_or_else(|e| e.into_inner()).remove(&command_id);
         });

@@ -22,6 +22,14 @@ impl CallError {
         matches!(&self.0, ClientError::Api { status, .. } if (400..500).contains(status) && *status != 408 && *status != 429)
     }
 
+    /// The AWS error code of an API refusal.
+    pub fn code(&self) -> Option<&str> {
+        match &self.0 {
+            ClientError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
     pub fn status(&self) -> Option<u16> {
         match &self.0 {
             ClientError::Api { status, .. } => Some(*status),

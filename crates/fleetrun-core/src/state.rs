@@ -279,7 +279,9 @@ impl CommandStatus {
 /// any node → Failed / Undeliverable; otherwise → Failed / Incomplete.
 pub fn command_status(tally: &Tally, cancel_requested: bool, max_errors: u32) -> (CommandStatus, &'static str) {
     if tally.unfinished() > 0 {
-        if cancel_requested {
+        // Cancelling while a cancel is still being carried out; a cancel of some nodes that has taken
+        // effect leaves the others' rollout In Progress.
+        if tally.cancelling > 0 {
             return (CommandStatus::Cancelling, "Cancelling");
         }
         if tally.in_progress + tally.cancelling + tally.completed() == 0 {

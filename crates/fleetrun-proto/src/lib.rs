@@ -62,6 +62,9 @@ pub struct PollRequest {
     pub wait_seconds: u64,
     #[serde(default)]
     pub info: Option<NodeInfo>,
+    /// How many new invocations the agent can start right now (free slots). None: no limit.
+    #[serde(default)]
+    pub capacity: Option<u32>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

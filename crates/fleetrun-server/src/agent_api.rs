@@ -130,7 +130,7 @@ pub async fn poll(
     let notify = state.dispatch.node(&instance_id);
     loop {
         let notified = notify.notified();
-        let response = match collect_work(&state, &instance_id, &request.running).await {
+        let response = match collect_work(&state, &instance_id, &request).await {
             Ok(response) => response,
             Err(e) => return internal(e),
         };
@@ -144,8 +144,9 @@ pub async fn poll(
     }
 }
 
-async fn collect_work(state: &AppState, instance_id: &str, running: &[String]) -> Result<PollResponse, StoreError> {
-    let claimed = state.store.claim(instance_id, now_ms()).await?;
+async fn collect_work(state: &AppState, instance_id: &str, request: &PollRequest) -> Result<PollResponse, StoreError> {
+    let running = &request.running;
+    let claimed = state.store.claim(instance_id, now_ms(), request.capacity.unwrap_or(u32::MAX)).await?;
     let mut assignments = Vec::with_capacity(claimed.len());
     for c in claimed {
         let steps: Vec<AssignedStep> =

@@ -217,12 +217,13 @@ async fn rate_control_releases_and_terminates(store: &dyn Store) {
     assert_eq!(settled.released, vec!["rc-0".to_string(), "rc-1".to_string()]);
     // Settling again releases nothing: both slots are taken.
     assert!(store.settle("cmd-rc", 1_000).await.unwrap().released.is_empty());
-    assert_eq!(store.claim("rc-0", 1_500).await.unwrap().len(), 1);
-    assert!(store.claim("rc-0", 1_500).await.unwrap().is_empty(), "an invocation is claimed at most once");
+    assert!(store.claim("rc-0", 1_500, 0).await.unwrap().is_empty(), "an agent with no free slot claims nothing");
+    assert_eq!(store.claim("rc-0", 1_500, 8).await.unwrap().len(), 1);
+    assert!(store.claim("rc-0", 1_500, 8).await.unwrap().is_empty(), "an invocation is claimed at most once");
     assert_eq!(store.get_command("cmd-rc").await.unwrap().unwrap().status, "InProgress");
     let settled = store.finish(&finished("cmd-rc", "rc-0", Finish::Success, 0)).await.unwrap().unwrap();
     assert_eq!(settled.released, vec!["rc-2".to_string()]);
-    store.claim("rc-1", 1_600).await.unwrap();
+    store.claim("rc-1", 1_600, 8).await.unwrap();
     // MaxErrors 0: the first failure terminates everything not yet picked up (rc-2 Queued, rc-3/rc-4 Pending).
     store.finish(&finished("cmd-rc", "rc-1", Finish::Failed, 1)).await.unwrap().unwrap();
     assert_eq!(states(store, "cmd-rc").await, vec![S::Success, S::Failed, S::Terminated, S::Terminated, S::Terminated]);
@@ -235,7 +236,7 @@ async fn claim_finish_and_duplicates(store: &dyn Store) {
     let targets = nodes("cf", 1);
     store.create_command(&command("cmd-cf", &targets, 50, 0)).await.unwrap();
     store.settle("cmd-cf", 1_000).await.unwrap();
-    let claimed = store.claim("cf-0", 1_100).await.unwrap();
+    let claimed = store.claim("cf-0", 1_100, 8).await.unwrap();
     assert_eq!(claimed[0].command_id, "cmd-cf");
     assert!(store.finish(&finished("cmd-cf", "cf-0", Finish::Success, 0)).await.unwrap().is_some());
     // A resent result changes nothing.
@@ -252,7 +253,7 @@ async fn cancel_pending_and_running(store: &dyn Store) {
     let targets = nodes("cc", 3);
     store.create_command(&command("cmd-cc", &targets, 1, 0)).await.unwrap();
     store.settle("cmd-cc", 1_000).await.unwrap();
-    store.claim("cc-0", 1_100).await.unwrap();
+    store.claim("cc-0", 1_100, 8).await.unwrap();
     let running = store.cancel("cmd-cc", None, 1_200).await.unwrap();
     assert_eq!(running, vec!["cc-0".to_string()]);
     assert_eq!(states(store, "cmd-cc").await, vec![S::Cancelling, S::Cancelled, S::Cancelled]);
@@ -279,7 +280,7 @@ async fn delivery_timeout(store: &dyn Store) {
         (c.status.as_str(), c.status_details.as_str(), c.delivery_timed_out_count, c.error_count),
         ("TimedOut", "Delivery Timed Out", 2, 0)
     );
-    assert!(store.claim("dt-0", 6_000).await.unwrap().is_empty(), "a timed-out invocation is never delivered");
+    assert!(store.claim("dt-0", 6_000, 8).await.unwrap().is_empty(), "a timed-out invocation is never delivered");
 }
 
 async fn deregistration_makes_undeliverable(store: &dyn Store) {

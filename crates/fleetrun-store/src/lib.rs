@@ -89,8 +89,9 @@ pub trait Store: Send + Sync {
     /// Applies rate control to a command: releases Pending invocations into free slots, or terminates the
     /// unstarted ones when MaxErrors is exceeded. Returns the nodes that got new work.
     async fn settle(&self, command_id: &str, now_ms: i64) -> Result<Settled>;
-    /// Hands every Queued invocation of this node to its agent (Queued → InProgress).
-    async fn claim(&self, instance_id: &str, now_ms: i64) -> Result<Vec<Claimed>>;
+    /// Hands up to `limit` Queued invocations of this node to its agent (Queued → InProgress), oldest
+    /// first. The agent asks only for as many as it can start at once, so InProgress means started.
+    async fn claim(&self, instance_id: &str, now_ms: i64, limit: u32) -> Result<Vec<Claimed>>;
     /// Records the agent's result and applies rate control. Returns None (and changes nothing) when the
     /// invocation had already finished: agents resend results they are not sure arrived.
     async fn finish(&self, result: &FinishedInvocation) -> Result<Option<Settled>>;

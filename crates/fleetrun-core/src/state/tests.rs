@@ -79,6 +79,7 @@ fn command_status_table() {
         (&[(S::InProgress, 1), (S::Pending, 2)], false, 0, (CommandStatus::InProgress, "In Progress")),
         (&[(S::Success, 1), (S::Pending, 2)], false, 0, (CommandStatus::InProgress, "In Progress")),
         (&[(S::Cancelling, 1), (S::Cancelled, 2)], true, 0, (CommandStatus::Cancelling, "Cancelling")),
+        (&[(S::InProgress, 1), (S::Cancelled, 1)], true, 0, (CommandStatus::InProgress, "In Progress")),
         (&[(S::Success, 3)], false, 0, (CommandStatus::Success, "Success")),
         (&[(S::Success, 1), (S::Undeliverable, 4)], false, 0, (CommandStatus::Success, "Success")),
         (&[(S::Undeliverable, 4)], false, 0, (CommandStatus::Failed, "Undeliverable")),

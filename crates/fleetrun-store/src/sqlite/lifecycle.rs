@@ -104,7 +104,10 @@ impl SqliteStore {
         Ok(settled)
     }
 
-    pub(super) async fn claim_impl(&self, instance_id: &str, now_ms: i64) -> Result<Vec<Claimed>> {
+    pub(super) async fn claim_impl(&self, instance_id: &str, now_ms: i64, limit: u32) -> Result<Vec<Claimed>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
         // Most polls find nothing: answer those from a read, without taking the write lock.
         let queued = sqlx::query("SELECT 1 FROM invocations WHERE instance_id = ? AND state = 'Queued' LIMIT 1")
             .bind(instance_id)
@@ -116,11 +119,12 @@ impl SqliteStore {
         }
         let mut tx = self.write().await?;
         let rows = sqlx::query(
-            "UPDATE invocations SET state = 'InProgress', started_ms = ?, updated_ms = ? WHERE instance_id = ? AND state = 'Queued' RETURNING command_id",
+            "UPDATE invocations SET state = 'InProgress', started_ms = ?, updated_ms = ? WHERE rowid IN (SELECT i.rowid FROM invocations i JOIN commands c ON c.command_id = i.command_id WHERE i.instance_id = ? AND i.state = 'Queued' ORDER BY c.seq, i.seq LIMIT ?) RETURNING command_id",
         )
         .bind(now_ms)
         .bind(now_ms)
         .bind(instance_id)
+        .bind(i64::from(limit))
         .fetch_all(&mut *tx)
         .await
         .map_err(db)?;

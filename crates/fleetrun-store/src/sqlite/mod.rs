@@ -190,8 +190,8 @@ impl Store for SqliteStore {
     async fn settle(&self, command_id: &str, now_ms: i64) -> Result<Settled> {
         self.settle_impl(command_id, now_ms).await
     }
-    async fn claim(&self, instance_id: &str, now_ms: i64) -> Result<Vec<Claimed>> {
-        self.claim_impl(instance_id, now_ms).await
+    async fn claim(&self, instance_id: &str, now_ms: i64, limit: u32) -> Result<Vec<Claimed>> {
+        self.claim_impl(instance_id, now_ms, limit).await
     }
     async fn finish(&self, r: &FinishedInvocation) -> Result<Option<Settled>> {
         self.finish_impl(r).await
