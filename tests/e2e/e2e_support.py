@@ -680,10 +680,12 @@ class ServerCluster(Cluster):
         self.data_dir = h.path("server")
         self.listen = "127.0.0.1:0"
         self.starts = 0
+        self.extra_args: list[str] = []
 
     def start(self, timeout: float = 30) -> "ServerCluster":
         name = "server" if self.starts == 0 else f"server-restart{self.starts}"
-        self.server_proc = self.h.spawn(name, ["server", "--listen", self.listen, "--data-dir", str(self.data_dir)])
+        self.server_proc = self.h.spawn(
+            name, ["server", "--listen", self.listen, "--data-dir", str(self.data_dir), *self.extra_args])
         self.starts += 1
         proc = self.server_proc
 

@@ -111,3 +111,44 @@ def test_execution_timeout_is_still_enforced_after_the_agent_restarts_mid_run(de
     inv = dev.wait_invocation(sent["CommandId"], agent.instance_id, timeout=25)
     assert (inv["Status"], inv["StatusDetails"]) == ("TimedOut", "Execution Timed Out"), inv
     assert not pid_alive(pid), "the re-adopted script outlived its execution timeout"
+
+
+def test_a_silent_node_past_expires_after_is_abandoned_then_its_late_result_wins(request, fleetrun_bin):
+    """The expiry backstop: no invocation stays InProgress forever because its node vanished, and a result
+    the node reports later still replaces the Abandoned status (a finished run is never left reported lost)."""
+    from conftest import _harness
+    from e2e_support import ServerCluster, wait_for, Retry
+
+    h = _harness(request, fleetrun_bin, "expiry")
+    config = h.path("fleetrun.toml")
+    config.write_text("poll_wait_seconds = 1\nping_timeout_seconds = 3\n")
+    c = ServerCluster(h)
+    c.extra_args = ["--config", str(config)]
+    c.start()
+    agent = c.start_agent("vanishing")
+    pid_file = h.path("vanishing.pid")
+    # ExpiresAfter = 30 s delivery timeout + 5 s execution timeout after the request.
+    sent = c.send_shell([f"echo $$ > {pid_file}", "sleep 100"], instance_ids=[agent.instance_id],
+                        TimeoutSeconds=30, Parameters={"executionTimeout": ["5"]})
+    command_id = sent["CommandId"]
+    wait_file(pid_file, 20, "the script to start", c.diag)
+    agent.kill(signal.SIGKILL)
+
+    def abandoned():
+        inv = c.get_invocation(command_id, agent.instance_id)
+        if inv["Status"] != "Failed":
+            raise Retry(inv["Status"])
+        return inv
+
+    inv = wait_for(abandoned, 60, "the silent node's invocation to be abandoned after ExpiresAfter", c.diag)
+    assert "ExpiresAfter" in inv["StandardErrorContent"], inv
+    command = c.get_command(command_id)
+    assert (command["Status"], command["ErrorCount"], command["CompletedCount"]) == ("Failed", 1, 1), command
+
+    # The node comes back: its agent re-adopts the script, finds its execution deadline long past, kills it
+    # and reports the truth, which replaces Abandoned.
+    agent.start()
+    inv = c.wait_invocation(command_id, agent.instance_id, timeout=30, statuses={"TimedOut"})
+    assert inv["StatusDetails"] == "Execution Timed Out", inv
+    assert inv["Status"] == "TimedOut", inv
+    assert not pid_alive(read_pid(pid_file)), "the timed-out script must be gone"

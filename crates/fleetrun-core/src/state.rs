@@ -30,6 +30,10 @@ pub enum InvocationState {
     Terminated,
     /// Could not be delivered: the node was deregistered.
     Undeliverable,
+    /// The node went silent while it had this invocation and the command's ExpiresAfter has passed: no
+    /// result is known. It counts as an error, but a result the node reports later replaces it, so a run
+    /// that did finish is never left reported as lost.
+    Abandoned,
 }
 
 /// Something that happened to an invocation.
@@ -49,6 +53,8 @@ pub enum Event {
     Terminate,
     /// The node was deregistered before it started.
     NodeGone,
+    /// The command expired while its silent node had the invocation.
+    Abandon,
 }
 
 /// How a run ended, as the agent reports it.
@@ -81,7 +87,7 @@ pub fn transition(from: InvocationState, event: Event) -> Result<InvocationState
     let next = match (from, event) {
         (S::Pending, Event::Release) => S::Queued,
         (S::Queued, Event::Claim) => S::InProgress,
-        (S::InProgress | S::Cancelling, Event::Finish(finish)) => match finish {
+        (S::InProgress | S::Cancelling | S::Abandoned, Event::Finish(finish)) => match finish {
             Finish::Success => S::Success,
             Finish::Failed => S::Failed,
             Finish::TimedOut => S::ExecutionTimedOut,
@@ -93,13 +99,14 @@ pub fn transition(from: InvocationState, event: Event) -> Result<InvocationState
         (S::Pending | S::Queued, Event::DeliveryDeadline) => S::DeliveryTimedOut,
         (S::Pending | S::Queued, Event::Terminate) => S::Terminated,
         (S::Pending | S::Queued, Event::NodeGone) => S::Undeliverable,
+        (S::InProgress | S::Cancelling, Event::Abandon) => S::Abandoned,
         _ => return Err(IllegalTransition { from, event }),
     };
     Ok(next)
 }
 
 impl InvocationState {
-    pub const ALL: [InvocationState; 11] = [
+    pub const ALL: [InvocationState; 12] = [
         Self::Pending,
         Self::Queued,
         Self::InProgress,
@@ -111,6 +118,7 @@ impl InvocationState {
         Self::Cancelled,
         Self::Terminated,
         Self::Undeliverable,
+        Self::Abandoned,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -126,6 +134,7 @@ impl InvocationState {
             Self::Cancelled => "Cancelled",
             Self::Terminated => "Terminated",
             Self::Undeliverable => "Undeliverable",
+            Self::Abandoned => "Abandoned",
         }
     }
 
@@ -139,7 +148,7 @@ impl InvocationState {
 
     /// Errors in SSM's sense: they count against MaxErrors.
     pub fn is_error(self) -> bool {
-        matches!(self, Self::Failed | Self::ExecutionTimedOut)
+        matches!(self, Self::Failed | Self::ExecutionTimedOut | Self::Abandoned)
     }
 
     /// SSM's `Status` (CommandInvocationStatus) and `StatusDetails` for this state.
@@ -155,6 +164,7 @@ impl InvocationState {
             Self::Cancelled => ("Cancelled", "Cancelled"),
             Self::Terminated => ("Failed", "Terminated"),
             Self::Undeliverable => ("Failed", "Undeliverable"),
+            Self::Abandoned => ("Failed", "Failed"),
         }
     }
 
@@ -179,6 +189,7 @@ pub struct Tally {
     pub cancelled: u32,
     pub terminated: u32,
     pub undeliverable: u32,
+    pub abandoned: u32,
 }
 
 impl Tally {
@@ -196,6 +207,7 @@ impl Tally {
             S::Cancelled => &mut self.cancelled,
             S::Terminated => &mut self.terminated,
             S::Undeliverable => &mut self.undeliverable,
+            S::Abandoned => &mut self.abandoned,
         };
         *slot += n;
     }
@@ -226,11 +238,12 @@ impl Tally {
             + self.cancelled
             + self.terminated
             + self.undeliverable
+            + self.abandoned
     }
 
-    /// SSM's `ErrorCount`: Failed plus Execution Timed Out.
+    /// SSM's `ErrorCount`: Failed plus Execution Timed Out (an abandoned invocation counts as failed).
     pub fn errors(&self) -> u32 {
-        self.failed + self.execution_timed_out
+        self.failed + self.execution_timed_out + self.abandoned
     }
 
     /// Invocations holding a rate-control slot.
@@ -300,7 +313,7 @@ pub fn command_status(tally: &Tally, cancel_requested: bool, max_errors: u32) ->
         return (CommandStatus::Cancelled, "Cancelled");
     }
     if tally.errors() > max_errors || (tally.errors() > 0 && tally.errors() + tally.terminated == total) {
-        if tally.failed == 0 {
+        if tally.failed + tally.abandoned == 0 {
             return (CommandStatus::TimedOut, "Execution Timed Out");
         }
         return (CommandStatus::Failed, "Failed");

@@ -41,14 +41,14 @@ impl Dispatch {
         self.timer.notify_one();
     }
 
-    /// Runs the delivery-timeout timer until the process ends.
-    pub async fn run_delivery_timer(self: Arc<Self>, store: Arc<dyn Store>) {
+    /// Runs the deadline timer until the process ends: delivery timeouts, and the expiry backstop for
+    /// invocations held by nodes that went silent.
+    pub async fn run_deadline_timer(self: Arc<Self>, store: Arc<dyn Store>, ping_timeout: Duration) {
         loop {
-            let sleep_for = match store.next_delivery_deadline().await {
-                Ok(Some(deadline)) => Duration::from_millis((deadline - now_ms()).max(0) as u64),
-                Ok(None) => Duration::from_secs(3600),
+            let sleep_for = match next_wake(store.as_ref(), ping_timeout).await {
+                Ok(wait) => wait,
                 Err(error) => {
-                    tracing::error!(error = %error, "Reading the next delivery deadline failed; retrying in 5 s.");
+                    tracing::error!(error = %error, "Reading the next deadline failed; retrying in 5 s.");
                     Duration::from_secs(5)
                 }
             };
@@ -56,7 +56,8 @@ impl Dispatch {
                 _ = tokio::time::sleep(sleep_for) => {}
                 _ = self.timer.notified() => continue,
             }
-            match store.expire_deliveries(now_ms()).await {
+            let now = now_ms();
+            match store.expire_deliveries(now).await {
                 Ok(changed) if !changed.is_empty() => {
                     tracing::info!(
                         commands = changed.len(),
@@ -66,8 +67,38 @@ impl Dispatch {
                 Ok(_) => {}
                 Err(error) => tracing::error!(error = %error, "Expiring deliveries failed."),
             }
+            match store.abandon_silent(now, now - ping_timeout.as_millis() as i64).await {
+                Ok(changed) if !changed.is_empty() => {
+                    tracing::warn!(
+                        commands = changed.len(),
+                        "Invocations on silent nodes passed ExpiresAfter and ended Abandoned."
+                    );
+                    for command_id in &changed {
+                        if let Err(error) = settle(store.as_ref(), &self, command_id).await {
+                            tracing::error!(error = %error, "Settling an expired command failed.");
+                        }
+                    }
+                }
+                Ok(_) => {}
+                Err(error) => tracing::error!(error = %error, "Abandoning expired invocations failed."),
+            }
         }
     }
+}
+
+/// How long until the timer has something to do. While some unfinished command is past its
+/// ExpiresAfter (its node may yet come back), it looks again once per ping timeout; otherwise it sleeps
+/// until the next delivery deadline or expiry, and a new command re-arms it.
+async fn next_wake(store: &dyn Store, ping_timeout: Duration) -> fleetrun_store::Result<Duration> {
+    let now = now_ms();
+    let outlook = store.expiry_outlook(now).await?;
+    let candidates = [
+        store.next_delivery_deadline().await?,
+        outlook.next_ms,
+        outlook.overdue.then(|| now + ping_timeout.as_millis() as i64),
+    ];
+    let wake = candidates.into_iter().flatten().min();
+    Ok(wake.map_or(Duration::from_secs(3600), |at| Duration::from_millis((at - now).max(0) as u64)))
 }
 
 /// Applies rate control to a command and wakes the nodes that got work.

@@ -17,6 +17,7 @@ pub async fn run_all(store: &dyn Store) {
     cancel_pending_and_running(store).await;
     delivery_timeout(store).await;
     deregistration_makes_undeliverable(store).await;
+    silent_nodes_are_abandoned_after_expiry(store).await;
     list_filters_and_pages(store).await;
 }
 
@@ -293,6 +294,37 @@ async fn deregistration_makes_undeliverable(store: &dyn Store) {
     assert_eq!(changed, vec!["cmd-dr".to_string()]);
     assert_eq!(states(store, "cmd-dr").await, vec![S::Undeliverable]);
     assert!(store.get_access_key("AKAGENTmi-0000000000000dead").await.unwrap().is_none());
+}
+
+async fn silent_nodes_are_abandoned_after_expiry(store: &dyn Store) {
+    store.create_activation(&activation("act-ab", 2, i64::MAX)).await.unwrap();
+    let mut quiet = registration("act-ab", "hash-act-ab", "mi-000000000000000ab", &[]);
+    quiet.now_ms = 1_000;
+    store.register_node(&quiet).await.unwrap();
+    let mut chatty = registration("act-ab", "hash-act-ab", "mi-000000000000000cd", &[]);
+    chatty.now_ms = 1_000;
+    store.register_node(&chatty).await.unwrap();
+    let targets = vec!["mi-000000000000000ab".to_string(), "mi-000000000000000cd".to_string()];
+    let mut cmd = command("cmd-ab", &targets, 50, 0);
+    cmd.expires_ms = 10_000;
+    store.create_command(&cmd).await.unwrap();
+    store.settle("cmd-ab", 1_000).await.unwrap();
+    store.claim("mi-000000000000000ab", 1_100, 8).await.unwrap();
+    store.claim("mi-000000000000000cd", 1_100, 8).await.unwrap();
+    store.touch_node("mi-000000000000000cd", 20_000, None).await.unwrap();
+    assert_eq!(store.expiry_outlook(5_000).await.unwrap().next_ms, Some(10_000));
+    assert!(store.expiry_outlook(10_000).await.unwrap().overdue);
+    assert!(store.abandon_silent(9_999, 15_000).await.unwrap().is_empty(), "not before ExpiresAfter");
+    assert_eq!(store.abandon_silent(20_000, 15_000).await.unwrap(), vec!["cmd-ab".to_string()]);
+    // Only the silent node's invocation is abandoned; the node that keeps polling keeps its run.
+    assert_eq!(states(store, "cmd-ab").await, vec![S::Abandoned, S::InProgress]);
+    assert_eq!(store.get_command("cmd-ab").await.unwrap().unwrap().error_count, 1);
+    // The silent node comes back with its result: it replaces Abandoned.
+    store.finish(&finished("cmd-ab", "mi-000000000000000ab", Finish::Success, 0)).await.unwrap().unwrap();
+    store.finish(&finished("cmd-ab", "mi-000000000000000cd", Finish::Success, 0)).await.unwrap().unwrap();
+    let c = store.get_command("cmd-ab").await.unwrap().unwrap();
+    assert_eq!((c.status.as_str(), c.error_count), ("Success", 0));
+    assert!(!store.expiry_outlook(30_000).await.unwrap().overdue);
 }
 
 async fn list_filters_and_pages(store: &dyn Store) {

@@ -104,6 +104,12 @@ pub trait Store: Send + Sync {
     async fn expire_deliveries(&self, now_ms: i64) -> Result<Vec<String>>;
     /// The earliest delivery deadline among commands with invocations still waiting for delivery.
     async fn next_delivery_deadline(&self) -> Result<Option<i64>>;
+    /// Invocations still held by a node that has been silent since before `silent_since_ms`, of commands
+    /// whose ExpiresAfter has passed, end Abandoned (a late result still replaces that). Returns the
+    /// commands that changed.
+    async fn abandon_silent(&self, now_ms: i64, silent_since_ms: i64) -> Result<Vec<String>>;
+    /// When the expiry backstop next has something to look at.
+    async fn expiry_outlook(&self, now_ms: i64) -> Result<ExpiryOutlook>;
     /// Commands that have Pending invocations and could release more (used at start-up to resume rate control).
     async fn commands_with_pending(&self) -> Result<Vec<String>>;
 }

@@ -262,6 +262,15 @@ pub struct Settled {
     pub status: String,
 }
 
+/// What the expiry backstop has ahead of it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExpiryOutlook {
+    /// The earliest ExpiresAfter, still in the future, of an unfinished command.
+    pub next_ms: Option<i64>,
+    /// Whether some unfinished command is already past its ExpiresAfter.
+    pub overdue: bool,
+}
+
 /// An invocation handed to an agent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Claimed {

@@ -25,6 +25,11 @@ fn transitions_table() {
         (S::Pending, Event::Terminate, S::Terminated),
         (S::Queued, Event::Terminate, S::Terminated),
         (S::Queued, Event::NodeGone, S::Undeliverable),
+        (S::InProgress, Event::Abandon, S::Abandoned),
+        (S::Cancelling, Event::Abandon, S::Abandoned),
+        // A late result replaces Abandoned: a run that finished is never left reported as lost.
+        (S::Abandoned, Event::Finish(Finish::Success), S::Success),
+        (S::Abandoned, Event::CancelRequested, S::Abandoned),
     ];
     for (from, event, to) in ok {
         assert_eq!(transition(from, event), Ok(to), "{from:?} + {event:?}");
@@ -40,6 +45,8 @@ fn transitions_table() {
         (S::DeliveryTimedOut, Event::Claim),
         (S::Terminated, Event::Release),
         (S::Cancelled, Event::Claim),
+        (S::Pending, Event::Abandon),
+        (S::Success, Event::Abandon),
     ];
     for (from, event) in illegal {
         assert!(transition(from, event).is_err(), "{from:?} + {event:?} should be illegal");
@@ -93,6 +100,7 @@ fn command_status_table() {
         // Delivery timeouts do not count as errors but keep the command from being a Success.
         (&[(S::DeliveryTimedOut, 1), (S::Success, 1)], false, 0, (CommandStatus::Failed, "Incomplete")),
         (&[], false, 0, (CommandStatus::Failed, "No Instances In Tag")),
+        (&[(S::Abandoned, 1), (S::Success, 1)], false, 0, (CommandStatus::Failed, "Failed")),
     ];
     for (states, cancel, max_errors, want) in cases {
         let t = tally(states);

@@ -275,11 +275,7 @@ async fn invocation_json(state: &AppState, c: &Command, inv: &Invocation, detail
     let plugins = if details { state.store.list_plugins(&c.command_id, &inv.instance_id).await? } else { Vec::new() };
     let plugin_values: Vec<Value> = plugins.iter().map(|p| plugin_json(state, c, inv, p, 2500)).collect();
     let extra: Value = serde_json::from_str(&c.extra_json).unwrap_or_else(|_| json!({}));
-    let trace = if inv.state == InvocationState::Undeliverable {
-        "The node was deregistered before the command reached it."
-    } else {
-        ""
-    };
+    let trace = trace_output(inv.state);
     Ok(json!({
         "CommandId": c.command_id,
         "InstanceId": inv.instance_id,
@@ -298,6 +294,17 @@ async fn invocation_json(state: &AppState, c: &Command, inv: &Invocation, detail
         "NotificationConfig": extra.get("NotificationConfig").cloned().unwrap_or(json!({})),
         "CloudWatchOutputConfig": extra.get("CloudWatchOutputConfig").cloned().unwrap_or(json!({})),
     }))
+}
+
+/// What fleetrun knows about an invocation that never produced a result of its own.
+fn trace_output(state: InvocationState) -> &'static str {
+    match state {
+        InvocationState::Undeliverable => "The node was deregistered before the command reached it.",
+        InvocationState::Abandoned => {
+            "No result from the node by the command's ExpiresAfter: the node stopped answering while it had this invocation. A result it reports later replaces this status."
+        }
+        _ => "",
+    }
 }
 
 #[derive(Deserialize)]
@@ -343,7 +350,7 @@ pub(crate) async fn get_command_invocation(state: &AppState, input: Value) -> Re
     };
     let (out, err, url_idx) = match plugin {
         Some(p) => (head(&p.stdout_head, MAX_STDOUT_CHARS), head(&p.stderr_head, MAX_STDERR_CHARS), Some(p.idx)),
-        None => (String::new(), String::new(), None),
+        None => (String::new(), trace_output(inv.state).to_string(), None),
     };
     let url =
         |stream| url_idx.map(|i| output_url(&state.config, &command_id, &instance_id, i, stream)).unwrap_or_default();

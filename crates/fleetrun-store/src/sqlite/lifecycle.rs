@@ -158,7 +158,8 @@ impl SqliteStore {
             .ok_or_else(|| StoreError::NotFound(format!("invocation {}/{}", r.command_id, r.instance_id)))?;
         let state: String = row.get("state");
         let state = InvocationState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("state {state}")))?;
-        if state.is_terminal() {
+        // Abandoned is the one final-looking state a late result may replace.
+        if state.is_terminal() && state != InvocationState::Abandoned {
             return Ok(None);
         }
         let next = transition(state, Event::Finish(r.finish)).map_err(|e| StoreError::Conflict(e.to_string()))?;
@@ -288,6 +289,46 @@ impl SqliteStore {
             .await
             .map_err(db)?;
         Ok(row.get("m"))
+    }
+
+    pub(super) async fn abandon_silent_impl(&self, now_ms: i64, silent_since_ms: i64) -> Result<Vec<String>> {
+        let mut tx = self.write().await?;
+        debug_assert_eq!(transition(InvocationState::InProgress, Event::Abandon), Ok(InvocationState::Abandoned));
+        let rows = sqlx::query(
+            "UPDATE invocations SET state = 'Abandoned', updated_ms = ? WHERE state IN ('InProgress', 'Cancelling') \
+             AND command_id IN (SELECT command_id FROM commands WHERE status IN ('InProgress', 'Cancelling') AND expires_ms <= ?) \
+             AND instance_id NOT IN (SELECT instance_id FROM nodes WHERE last_ping_ms >= ?) RETURNING command_id",
+        )
+        .bind(now_ms)
+        .bind(now_ms)
+        .bind(silent_since_ms)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        let mut ids: Vec<String> = rows.iter().map(|r| r.get("command_id")).collect();
+        ids.sort();
+        ids.dedup();
+        for id in &ids {
+            settle_in(&mut tx, id, now_ms).await?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(ids)
+    }
+
+    pub(super) async fn expiry_outlook_impl(&self, now_ms: i64) -> Result<crate::ExpiryOutlook> {
+        let next = sqlx::query("SELECT MIN(expires_ms) AS m FROM commands WHERE status IN ('Pending', 'InProgress', 'Cancelling') AND expires_ms > ?")
+            .bind(now_ms)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        let overdue = sqlx::query(
+            "SELECT 1 FROM commands WHERE status IN ('InProgress', 'Cancelling') AND expires_ms <= ? LIMIT 1",
+        )
+        .bind(now_ms)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(crate::ExpiryOutlook { next_ms: next.get("m"), overdue: overdue.is_some() })
     }
 
     pub(super) async fn commands_with_pending_impl(&self) -> Result<Vec<String>> {

@@ -208,6 +208,12 @@ impl Store for SqliteStore {
     async fn next_delivery_deadline(&self) -> Result<Option<i64>> {
         self.next_delivery_deadline_impl().await
     }
+    async fn abandon_silent(&self, now_ms: i64, silent_since_ms: i64) -> Result<Vec<String>> {
+        self.abandon_silent_impl(now_ms, silent_since_ms).await
+    }
+    async fn expiry_outlook(&self, now_ms: i64) -> Result<ExpiryOutlook> {
+        self.expiry_outlook_impl(now_ms).await
+    }
     async fn commands_with_pending(&self) -> Result<Vec<String>> {
         self.commands_with_pending_impl().await
     }
