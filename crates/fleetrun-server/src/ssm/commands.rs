@@ -193,17 +193,36 @@ fn check_ids(input: &ListInput) -> Result<(), SsmError> {
     Ok(())
 }
 
-pub(crate) async fn list_commands(state: &AppState, input: Value) -> Result<Value, SsmError> {
+/// What both list operations share: the decoded input, its page, and its checked filters.
+struct ListRequest {
+    input: ListInput,
+    page: u32,
+    offset: u32,
+    filters: Filters,
+}
+
+async fn list_request(
+    state: &AppState,
+    input: Value,
+    status_values: &[&str],
+    commands: bool,
+) -> Result<ListRequest, SsmError> {
     let input: ListInput = decode(input)?;
     check_ids(&input)?;
     let page = wire::page_size(input.max_results, 1, 50, 50)?;
     let offset = wire::offset_from_token(input.next_token.as_deref())?;
-    let f = parse_filters(&input.filters, COMMAND_STATUS_VALUES, true)?;
+    let filters = parse_filters(&input.filters, status_values, commands)?;
     if let Some(id) = &input.command_id
         && state.store.get_command(id).await?.is_none()
     {
         return Err(SsmError::new("InvalidCommandId", format!("Command {id} does not exist.")));
     }
+    Ok(ListRequest { input, page, offset, filters })
+}
+
+pub(crate) async fn list_commands(state: &AppState, input: Value) -> Result<Value, SsmError> {
+    let ListRequest { input, page, offset, filters: f } =
+        list_request(state, input, COMMAND_STATUS_VALUES, true).await?;
     let filter = CommandFilter {
         command_id: input.command_id.clone(),
         instance_id: input.instance_id.clone(),
@@ -226,16 +245,8 @@ pub(crate) async fn list_commands(state: &AppState, input: Value) -> Result<Valu
 }
 
 pub(crate) async fn list_command_invocations(state: &AppState, input: Value) -> Result<Value, SsmError> {
-    let input: ListInput = decode(input)?;
-    check_ids(&input)?;
-    let page = wire::page_size(input.max_results, 1, 50, 50)?;
-    let offset = wire::offset_from_token(input.next_token.as_deref())?;
-    let f = parse_filters(&input.filters, INVOCATION_STATUS_VALUES, false)?;
-    if let Some(id) = &input.command_id
-        && state.store.get_command(id).await?.is_none()
-    {
-        return Err(SsmError::new("InvalidCommandId", format!("Command {id} does not exist.")));
-    }
+    let ListRequest { input, page, offset, filters: f } =
+        list_request(state, input, INVOCATION_STATUS_VALUES, false).await?;
     let filter = InvocationFilter {
         command_id: input.command_id.clone(),
         instance_id: input.instance_id.clone(),
