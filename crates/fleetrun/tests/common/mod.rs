@@ -123,6 +123,19 @@ impl Fleet {
         cli(self.command(args), self.dir.path())
     }
 
+    /// Like `fleetrun`, with some variables overridden (e.g. another access key).
+    #[track_caller]
+    pub(crate) fn fleetrun_with_env(&self, args: &[&str], vars: &[(&str, &str)]) -> CliRun {
+        let mut command = self.command(args);
+        command.envs(vars.iter().copied());
+        cli(command, self.dir.path())
+    }
+
+    /// The dev server's data directory (for `fleetrun keys`).
+    pub(crate) fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("dev")
+    }
+
     /// `fleetrun ARGS` set up as a client of this fleet, for tests that need to drive the process
     /// themselves (pipes, signals). The caller must wait for it.
     pub(crate) fn command(&self, args: &[&str]) -> Command {
