@@ -681,11 +681,13 @@ class ServerCluster(Cluster):
         self.listen = "127.0.0.1:0"
         self.starts = 0
         self.extra_args: list[str] = []
+        self.extra_env: dict[str, str] = {}
 
     def start(self, timeout: float = 30) -> "ServerCluster":
         name = "server" if self.starts == 0 else f"server-restart{self.starts}"
         self.server_proc = self.h.spawn(
-            name, ["server", "--listen", self.listen, "--data-dir", str(self.data_dir), *self.extra_args])
+            name, ["server", "--listen", self.listen, "--data-dir", str(self.data_dir), *self.extra_args],
+            env=self.extra_env)
         self.starts += 1
         proc = self.server_proc
 

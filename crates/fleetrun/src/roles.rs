@@ -50,10 +50,14 @@ pub(crate) fn server_config(args: &ServerArgs) -> anyhow::Result<fleetrun_server
 
 pub(crate) async fn server(args: ServerArgs) -> anyhow::Result<()> {
     crate::init_logging();
-    let config = server_config(&args)?;
+    let mut config = server_config(&args)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
+    // The default public URL follows the address really bound (port 0 picks one).
+    if config.public_url == format!("http://{}", config.listen) {
+        config.public_url = format!("http://{}", listener.local_addr()?);
+    }
     let state = fleetrun_server::open(config).await?;
     fleetrun_server::serve(state, listener).await
 }
