@@ -104,6 +104,7 @@ fn not_an_agent() -> Response {
 pub async fn poll(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
+    peer: Option<Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     body: axum::body::Bytes,
 ) -> Response {
     let Some(instance_id) = agent_of(&principal) else {
@@ -112,7 +113,16 @@ pub async fn poll(
     let Ok(request) = serde_json::from_slice::<PollRequest>(&body) else {
         return error(StatusCode::BAD_REQUEST, "InvalidRequest", "the body is not a poll request");
     };
-    let info = request.info.as_ref().map(facts);
+    // The node's address as this server sees it, unless the agent reported one.
+    let info = request.info.as_ref().map(|info| {
+        let mut facts = facts(info);
+        if facts.ip_address.is_empty()
+            && let Some(Extension(axum::extract::ConnectInfo(addr))) = &peer
+        {
+            facts.ip_address = addr.ip().to_string();
+        }
+        facts
+    });
     if let Err(e) = state.store.touch_node(&instance_id, now_ms(), info.as_ref()).await {
         return match e {
             StoreError::NotFound(_) => {

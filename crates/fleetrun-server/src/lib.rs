@@ -103,6 +103,7 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> anyhow
         dispatch::settle(state.store.as_ref(), &state.dispatch, &command_id).await?;
     }
     tracing::info!(listen = %listener.local_addr()?, "fleetrun server ready.");
-    axum::serve(listener, router(state)).await?;
+    let service = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service).await?;
     Ok(())
 }
