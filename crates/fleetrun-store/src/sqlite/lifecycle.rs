@@ -27,18 +27,38 @@ async fn tally(conn: &mut SqliteConnection, command_id: &str) -> Result<Tally> {
     Ok(tally)
 }
 
+/// A command's rate-control settings.
+struct Limits {
+    max_concurrency: u32,
+    max_errors: u32,
+    cancel_requested: bool,
+}
+
+async fn limits(conn: &mut SqliteConnection, command_id: &str) -> Result<Limits> {
+    let row =
+        sqlx::query("SELECT max_concurrency_n, max_errors_n, cancel_requested FROM commands WHERE command_id = ?")
+            .bind(command_id)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db)?
+            .ok_or_else(|| StoreError::NotFound(format!("command {command_id}")))?;
+    Ok(Limits {
+        max_concurrency: row.get::<i64, _>("max_concurrency_n") as u32,
+        max_errors: row.get::<i64, _>("max_errors_n") as u32,
+        cancel_requested: row.get::<i64, _>("cancel_requested") != 0,
+    })
+}
+
 /// Rewrites a command's derived columns from its invocations. Returns the new status.
 pub(super) async fn derive(conn: &mut SqliteConnection, command_id: &str) -> Result<String> {
-    let row = sqlx::query("SELECT cancel_requested, max_errors_n FROM commands WHERE command_id = ?")
-        .bind(command_id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db)?
-        .ok_or_else(|| StoreError::NotFound(format!("command {command_id}")))?;
-    let cancel_requested = row.get::<i64, _>("cancel_requested") != 0;
-    let max_errors = row.get::<i64, _>("max_errors_n") as u32;
+    let limits = limits(conn, command_id).await?;
     let t = tally(conn, command_id).await?;
-    let (status, details) = command_status(&t, cancel_requested, max_errors);
+    write_derived(conn, command_id, &t, &limits).await
+}
+
+/// Writes the status and counters that follow from a tally.
+async fn write_derived(conn: &mut SqliteConnection, command_id: &str, t: &Tally, limits: &Limits) -> Result<String> {
+    let (status, details) = command_status(t, limits.cancel_requested, limits.max_errors);
     sqlx::query(
         "UPDATE commands SET status = ?, status_details = ?, completed_count = ?, error_count = ?, delivery_timed_out_count = ?, undelivered = ? WHERE command_id = ?",
     )
@@ -55,19 +75,13 @@ pub(super) async fn derive(conn: &mut SqliteConnection, command_id: &str) -> Res
     Ok(status.as_str().to_string())
 }
 
-/// One round of rate control, then [`derive`].
+/// One round of rate control, then the derived columns. The tally is counted once and updated by the
+/// arithmetic of what was changed (one GROUP BY per event matters on large commands).
 async fn settle_in(conn: &mut SqliteConnection, command_id: &str, now_ms: i64) -> Result<Settled> {
-    let row = sqlx::query("SELECT max_concurrency_n, max_errors_n FROM commands WHERE command_id = ?")
-        .bind(command_id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db)?
-        .ok_or_else(|| StoreError::NotFound(format!("command {command_id}")))?;
-    let max_concurrency = row.get::<i64, _>("max_concurrency_n") as u32;
-    let max_errors = row.get::<i64, _>("max_errors_n") as u32;
-    let t = tally(conn, command_id).await?;
+    let limits = limits(conn, command_id).await?;
+    let mut t = tally(conn, command_id).await?;
     let mut released = Vec::new();
-    match next_step(&t, max_concurrency, max_errors) {
+    match next_step(&t, limits.max_concurrency, limits.max_errors) {
         Step::Release(n) => {
             debug_assert_eq!(transition(InvocationState::Pending, Event::Release), Ok(InvocationState::Queued));
             let rows = sqlx::query(
@@ -80,7 +94,9 @@ async fn settle_in(conn: &mut SqliteConnection, command_id: &str, now_ms: i64) -
             .fetch_all(&mut *conn)
             .await
             .map_err(db)?;
-            released = rows.iter().map(|r| r.get("instance_id")).collect();
+            released = rows.iter().map(|r| r.get("instance_id")).collect::<Vec<String>>();
+            t.pending -= released.len() as u32;
+            t.queued += released.len() as u32;
         }
         Step::TerminateUnstarted => {
             sqlx::query("UPDATE invocations SET state = 'Terminated', updated_ms = ? WHERE command_id = ? AND state IN ('Pending', 'Queued')")
@@ -89,10 +105,14 @@ async fn settle_in(conn: &mut SqliteConnection, command_id: &str, now_ms: i64) -
                 .execute(&mut *conn)
                 .await
                 .map_err(db)?;
+            t.terminated += t.pending + t.queued;
+            t.pending = 0;
+            t.queued = 0;
         }
         Step::Wait => {}
     }
-    let status = derive(conn, command_id).await?;
+    debug_assert_eq!(t, tally(conn, command_id).await?, "the tally arithmetic agrees with the rows");
+    let status = write_derived(conn, command_id, &t, &limits).await?;
     Ok(Settled { released, status })
 }
 
