@@ -156,7 +156,24 @@ impl SqliteStore {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(db)?;
-            derive(&mut tx, &command_id).await?;
+            // Queued → InProgress changes no counter; the only derived change it can make is the
+            // command's first step from Pending to In Progress (what `command_status` gives once
+            // anything is in progress and no cancel is being carried out — a cancel leaves nothing Queued).
+            sqlx::query("UPDATE commands SET status = 'InProgress', status_details = 'In Progress' WHERE command_id = ? AND status = 'Pending'")
+                .bind(&command_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            debug_assert_eq!(
+                sqlx::query("SELECT status FROM commands WHERE command_id = ?")
+                    .bind(&command_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db)?
+                    .get::<String, _>("status"),
+                derive(&mut tx, &command_id).await?,
+                "the shortcut agrees with the full derivation"
+            );
             claimed.push(Claimed {
                 document_name: c.get("document_name"),
                 steps_json: c.get("steps_json"),
