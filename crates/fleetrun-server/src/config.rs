@@ -18,6 +18,10 @@ pub struct RawConfig {
     /// The URL clients use to reach this server, used in `StandardOutputUrl` links.
     /// Default `http://<listen>`.
     pub public_url: Option<String>,
+    /// The database: `postgres://user@host:port/database` for PostgreSQL (several server replicas can share
+    /// it; access keys and activations live there, so every replica accepts the same credentials), or
+    /// `sqlite:///path/file.db`. Default: SQLite at `<data_dir>/fleetrun.db`.
+    pub database_url: Option<String>,
     /// Where command output is kept: `file:///dir`, `s3://bucket/prefix`, `gs://…`, `az://…` (credentials for
     /// cloud stores come from the usual environment variables of each cloud). Default `<data_dir>/objects`.
     pub object_store_url: Option<String>,
@@ -41,6 +45,7 @@ pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub public_url: String,
+    pub database_url: Option<String>,
     pub object_store_url: Option<String>,
     pub max_request_bytes: usize,
     pub max_output_bytes: usize,
@@ -89,6 +94,7 @@ impl RawConfig {
             listen,
             data_dir: self.data_dir.unwrap_or_else(|| PathBuf::from("fleetrun-data")),
             public_url: public_url.trim_end_matches('/').to_string(),
+            database_url: self.database_url,
             object_store_url: self.object_store_url,
             max_request_bytes: self.max_request_bytes.unwrap_or(1 << 20),
             max_output_bytes: self.max_output_bytes.unwrap_or(64 << 20),

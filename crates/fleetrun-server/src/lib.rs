@@ -20,8 +20,6 @@ use axum::extract::State;
 use axum::routing::{get, post, put};
 use axum::{Extension, Router};
 use config::Config;
-use fleetrun_store::Store;
-use fleetrun_store::sqlite::SqliteStore;
 use object_store::ObjectStore;
 use std::sync::Arc;
 
@@ -58,7 +56,7 @@ async fn ssm_entry(
 pub async fn open(config: Config) -> anyhow::Result<AppState> {
     std::fs::create_dir_all(&config.data_dir)?;
     restrict_dir(&config.data_dir)?;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir.join("fleetrun.db")).await?);
+    let store = fleetrun_store::open_url(config.database_url.as_deref(), &config.data_dir.join("fleetrun.db")).await?;
     let objects = open_objects(&config)?;
     bootstrap::seed_documents(store.as_ref()).await?;
     bootstrap::ensure_admin_key(store.as_ref(), &config.data_dir).await?;

@@ -249,3 +249,10 @@ async fn an_invocation_the_agent_never_received_ends_failed_not_in_progress_fore
     assert_eq!(inv["Status"], "Failed", "{inv:?}");
     assert!(inv["StandardErrorContent"].as_str().unwrap().contains("does not have this invocation"), "{inv:?}");
 }
+
+#[tokio::test]
+async fn nul_characters_are_refused_before_anything_is_stored() {
+    let h = harness().await;
+    let input = json!({ "DocumentName": "AWS-RunShellScript", "Comment": "a\u{0}b", "InstanceIds": ["i-abcd1234"] });
+    assert_error(&ssm(&h, "SendCommand", input).await, StatusCode::BAD_REQUEST, "SerializationException");
+}

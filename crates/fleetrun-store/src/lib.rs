@@ -1,16 +1,20 @@
 //! fleetrun's persistent state behind one trait, [`Store`], so that engines can be swapped without touching callers.
 //!
-//! The SQLite engine ([`sqlite::SqliteStore`]) is the embedded default; a PostgreSQL engine implements the
-//! same trait and passes the same [`conformance`] suite. The store applies invocation changes in transactions
+//! The SQLite engine ([`sqlite::SqliteStore`]) is the embedded default; the PostgreSQL engine
+//! ([`postgres::PgStore`]) is for several server replicas sharing one database. Both pass the same
+//! [`conformance`] suite, and [`open_url`] picks one from a database URL. The store applies invocation changes in transactions
 //! and keeps each command's derived status and counters in step with its invocations; *what* to change is
 //! decided by `fleetrun-core` (the state machine and rate control). Full command output is not here: it lives
 //! in the object store, and only the inline heads SSM returns are kept in rows.
 
 pub mod conformance;
 mod model;
+mod open;
+pub mod postgres;
 pub mod sqlite;
 
 pub use model::*;
+pub use open::{open_url, redact};
 
 use async_trait::async_trait;
 
@@ -29,6 +33,8 @@ pub enum StoreError {
     Database(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;

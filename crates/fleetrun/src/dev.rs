@@ -22,6 +22,12 @@ pub(crate) struct DevArgs {
     /// Instance id for the local agent (e.g. i-abcd1234), so examples that name one run unchanged.
     #[arg(long)]
     instance_id: Option<String>,
+    /// Database URL (default: SQLite in the data directory); postgres://… to try the scale-out engine.
+    #[arg(long, env = "FLEETRUN_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Object store URL for command output (default: a directory in the data directory).
+    #[arg(long, env = "FLEETRUN_OBJECT_STORE_URL")]
+    object_store_url: Option<String>,
 }
 
 /// The activation more local agents can join with, kept in dev.env between runs.
@@ -42,6 +48,8 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<()> {
     let raw = fleetrun_server::config::RawConfig {
         listen: Some(addr.to_string()),
         data_dir: Some(data_dir.clone()),
+        database_url: args.database_url.clone(),
+        object_store_url: args.object_store_url.clone(),
         ..Default::default()
     };
     let state = fleetrun_server::open(raw.resolve()?).await?;

@@ -23,6 +23,9 @@ pub(crate) struct ServerArgs {
     /// URL clients reach this server at, for output links (overrides `public_url`).
     #[arg(long)]
     public_url: Option<String>,
+    /// Database URL: postgres://… (shared by replicas) or sqlite:///path (overrides `database_url`).
+    #[arg(long, env = "FLEETRUN_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
     /// Object store URL for command output (overrides `object_store_url`).
     #[arg(long, env = "FLEETRUN_OBJECT_STORE_URL")]
     object_store_url: Option<String>,
@@ -44,6 +47,9 @@ pub(crate) fn server_config(args: &ServerArgs) -> anyhow::Result<fleetrun_server
     }
     if args.object_store_url.is_some() {
         raw.object_store_url = args.object_store_url.clone();
+    }
+    if args.database_url.is_some() {
+        raw.database_url = args.database_url.clone();
     }
     Ok(raw.resolve()?)
 }

@@ -137,6 +137,13 @@ async fn dispatch(
         serde_json::from_slice(body)
             .map_err(|e| SsmError::new("SerializationException", format!("The request body is not valid JSON: {e}")))?
     };
+    // No SSM member may hold a NUL character, and PostgreSQL text cannot store one: refuse it here, once.
+    if body.windows(6).any(|w| w == b"\\u0000") {
+        return Err(SsmError::new(
+            "SerializationException",
+            "The request contains a NUL character (\\u0000), which no member accepts.",
+        ));
+    }
     if !input.is_object() {
         return Err(SsmError::new("SerializationException", "The request body must be a JSON object."));
     }
