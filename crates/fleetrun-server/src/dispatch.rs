@@ -4,6 +4,11 @@
 //! command, a finished invocation freeing a rate-control slot, a cancel) wakes that node. Delivery timeouts
 //! are one timer task that sleeps until the earliest deadline the store knows of and is woken when a new
 //! command may have an earlier one. With no work, the server touches the database only when agents call.
+//!
+//! When several replicas share a PostgreSQL store, each wake-up is also announced to the others (LISTEN/
+//! NOTIFY), so a node long-polling replica B is woken by a command sent to replica A; and each replica's
+//! timer looks at the database at least every [`SHARED_TIMER_PERIOD`], so deadlines of commands created
+//! on a replica that has died are still enforced within that bound.
 
 use crate::app::now_ms;
 use fleetrun_store::Store;
@@ -12,10 +17,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
 
+/// How often a replica sharing its store re-reads the deadlines (other replicas' commands are invisible
+/// to its in-memory re-arming).
+pub const SHARED_TIMER_PERIOD: Duration = Duration::from_secs(30);
+
 #[derive(Default)]
 pub struct Dispatch {
     nodes: Mutex<HashMap<String, Arc<Notify>>>,
     timer: Notify,
+    // Set when the store is shared with other replicas: wake-ups to announce to them.
+    announce: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<String>>,
 }
 
 impl Dispatch {
@@ -25,9 +36,38 @@ impl Dispatch {
         nodes.entry(instance_id.to_string()).or_default().clone()
     }
 
-    /// Wakes a node's long poll. If no poll is waiting, the next one returns at once (Notify keeps a permit).
+    /// Wakes a node's long poll, here and on the other replicas. If no poll is waiting, the next one
+    /// returns at once (Notify keeps a permit).
     pub fn wake(&self, instance_id: &str) {
         self.node(instance_id).notify_one();
+        if let Some(announce) = self.announce.get() {
+            let _ = announce.send(instance_id.to_string());
+        }
+    }
+
+    /// Connects this replica's wake-ups with the other processes sharing the store (no-op for SQLite).
+    pub async fn connect_peers(self: &Arc<Self>, store: Arc<dyn Store>) -> fleetrun_store::Result<()> {
+        let Some(mut incoming) = store.announcements().await? else { return Ok(()) };
+        let local = self.clone();
+        tokio::spawn(async move {
+            while let Some(instance_id) = incoming.recv().await {
+                local.node(&instance_id).notify_one();
+            }
+        });
+        let (tx, mut outgoing) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let _ = self.announce.set(tx);
+        tokio::spawn(async move {
+            while let Some(first) = outgoing.recv().await {
+                let mut batch = vec![first];
+                while let Ok(more) = outgoing.try_recv() {
+                    batch.push(more);
+                }
+                if let Err(error) = store.announce(&batch).await {
+                    tracing::warn!(error = %error, nodes = batch.len(), "Announcing wake-ups to other replicas failed; their agents pick the work up at their next poll.");
+                }
+            }
+        });
+        Ok(())
     }
 
     pub fn wake_all<'a>(&self, instance_ids: impl IntoIterator<Item = &'a String>) {
@@ -46,6 +86,7 @@ impl Dispatch {
     pub async fn run_deadline_timer(self: Arc<Self>, store: Arc<dyn Store>, ping_timeout: Duration) {
         loop {
             let sleep_for = match next_wake(store.as_ref(), ping_timeout).await {
+                Ok(wait) if store.shared() => wait.min(SHARED_TIMER_PERIOD),
                 Ok(wait) => wait,
                 Err(error) => {
                     tracing::error!(error = %error, "Reading the next deadline failed; retrying in 5 s.");

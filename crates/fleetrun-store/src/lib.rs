@@ -118,4 +118,19 @@ pub trait Store: Send + Sync {
     async fn expiry_outlook(&self, now_ms: i64) -> Result<ExpiryOutlook>;
     /// Commands that have Pending invocations and could release more (used at start-up to resume rate control).
     async fn commands_with_pending(&self) -> Result<Vec<String>>;
+
+    // --- other server processes sharing this store ---
+    /// Tells the other server processes sharing this store that these nodes have new work, so that a
+    /// node polling another replica is woken at once. A no-op for engines one process owns (SQLite).
+    async fn announce(&self, _instance_ids: &[String]) -> Result<()> {
+        Ok(())
+    }
+    /// Node ids announced by other processes, as they arrive; None when the engine has no peers.
+    async fn announcements(&self) -> Result<Option<tokio::sync::mpsc::Receiver<String>>> {
+        Ok(None)
+    }
+    /// Whether other processes may share this store (their timers and commands are then only seen in it).
+    fn shared(&self) -> bool {
+        false
+    }
 }

@@ -27,7 +27,12 @@ use std::time::Duration;
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    // Identifies this process's announcements, so that it ignores its own notifications.
+    origin: String,
 }
+
+/// The LISTEN/NOTIFY channel of wake-ups between replicas; payload `<origin>:<instance id>`.
+const WAKE_CHANNEL: &str = "fleetrun_wake";
 
 impl PgStore {
     /// Connects to `url` (`postgres://user@host:port/database`) with a pool of connections and runs the
@@ -45,7 +50,12 @@ impl PgStore {
             .await
             .map_err(db)?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await.map_err(db)?;
-        Ok(Self { pool })
+        let origin = format!(
+            "{:016x}",
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+                ^ u128::from(std::process::id())
+        );
+        Ok(Self { pool, origin })
     }
 
     /// Closes the pool's connections (waiting for the ones in use to be returned).
@@ -186,5 +196,48 @@ impl Store for PgStore {
     }
     async fn commands_with_pending(&self) -> Result<Vec<String>> {
         self.commands_with_pending_impl().await
+    }
+    async fn announce(&self, instance_ids: &[String]) -> Result<()> {
+        for id in instance_ids {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(WAKE_CHANNEL)
+                .bind(format!("{}:{id}", self.origin))
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+        }
+        Ok(())
+    }
+    async fn announcements(&self) -> Result<Option<tokio::sync::mpsc::Receiver<String>>> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await.map_err(db)?;
+        listener.listen(WAKE_CHANNEL).await.map_err(db)?;
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        let own = format!("{}:", self.origin);
+        tokio::spawn(async move {
+            loop {
+                // `recv` reconnects by itself after a lost connection; notifications sent meanwhile are
+                // lost, which costs at most one poll interval (agents re-poll at least every poll wait).
+                match listener.recv().await {
+                    Ok(notification) => {
+                        let payload = notification.payload();
+                        if payload.starts_with(&own) {
+                            continue;
+                        }
+                        let Some((_, id)) = payload.split_once(':') else { continue };
+                        if tx.send(id.to_string()).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(error = %error, "The wake-up listener lost its connection; reconnecting.");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+        Ok(Some(rx))
+    }
+    fn shared(&self) -> bool {
+        true
     }
 }
