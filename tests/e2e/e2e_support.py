@@ -368,8 +368,10 @@ class CliResult:
 class Agent:
     def __init__(self, cluster: "Cluster", name: str, tags: Iterable[tuple[str, str]] = (),
                  instance_id: str | None = None, max_concurrent: int | None = None,
-                 kill_grace: int | None = None, activation: tuple[str, str] | None = None):
+                 kill_grace: int | None = None, activation: tuple[str, str] | None = None,
+                 server: str | None = None):
         self.cluster = cluster
+        self.server = server
         self.name = name
         self.tags = list(tags)
         self.requested_id = instance_id
@@ -382,7 +384,7 @@ class Agent:
         self.instance_id: str | None = None
 
     def argv(self) -> list[str]:
-        args = ["agent", "--server", self.cluster.url, "--activation-id", self.activation[0],
+        args = ["agent", "--server", self.server or self.cluster.url, "--activation-id", self.activation[0],
                 "--activation-code", self.activation[1], "--state-dir", str(self.state_dir)]
         for k, v in self.tags:
             args += ["--tag", f"{k}={v}"]

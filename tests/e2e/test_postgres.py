@@ -92,3 +92,75 @@ def test_two_replicas_on_one_database_push_work_to_each_others_agents(request, f
         # The other replica sees the same command and output.
         other = b if sender is a else a
         assert other.get_invocation(sent["CommandId"], agent.instance_id)["StandardOutputContent"] == "pushed\n"
+
+
+def _two_replicas(request, fleetrun_bin, pg_database, label):
+    import shutil
+
+    from e2e_support import ServerCluster
+
+    h = _harness(request, fleetrun_bin, label)
+    shared = ["--database-url", pg_database, "--object-store-url", f"file://{h.path('objects')}"]
+    a = ServerCluster(h)
+    a.extra_args = shared
+    a.start()
+    b = ServerCluster(h)
+    b.data_dir = h.path("server-b")
+    b.data_dir.mkdir()
+    shutil.copy(a.data_dir / "admin-credentials", b.data_dir / "admin-credentials")
+    b.extra_args = shared
+    b.activation_id, b.activation_code = a.activation_id, a.activation_code
+    b.start()
+    return h, a, b
+
+
+def test_replica_killed_mid_fanout_loses_nothing_and_runs_nothing_twice(request, fleetrun_bin, pg_database):
+    """Ten agents spread over replicas A and B (each given both URLs); five commands to all ten with
+    MaxConcurrency 2, sent to A; A is killed with SIGKILL mid-rollout. Every one of the 50 invocations ends in
+    a final status that is true (Success and ran once, or Failed because its delivery died with A and it never
+    ran), none runs twice, and rate control held across replicas."""
+    import signal
+    import time
+
+    from e2e_support import INVOCATION_TERMINAL
+
+    h, a, b = _two_replicas(request, fleetrun_bin, pg_database, "failover")
+    runs = h.path("runs")
+    runs.mkdir()
+    specs = []
+    for i in range(10):
+        order = f"{a.url},{b.url}" if i % 2 == 0 else f"{b.url},{a.url}"
+        specs.append(dict(name=f"n{i}", server=order))
+    agents = a.start_agents(specs)
+    ids = [agent.instance_id for agent in agents]
+    script = [f'echo "$(date +%s.%N) start" >> {runs}/$SSM_COMMAND_ID.$AWS_SSM_INSTANCE_ID', "sleep 0.4",
+              f'echo "$(date +%s.%N) end" >> {runs}/$SSM_COMMAND_ID.$AWS_SSM_INSTANCE_ID']
+    commands = [a.send_shell(script, instance_ids=ids, MaxConcurrency="2", MaxErrors="100%")["CommandId"]
+                for _ in range(5)]
+    time.sleep(1.0)
+    a.stop(signal.SIGKILL)
+
+    for command_id in commands:
+        b.wait_command(command_id, timeout=60)
+        for inv in b.invocations(command_id):
+            assert inv["Status"] in INVOCATION_TERMINAL, inv
+            ran = runs / f"{command_id}.{inv['InstanceId']}"
+            lines = ran.read_text().splitlines() if ran.exists() else []
+            if inv["Status"] == "Success":
+                assert [l.split()[1] for l in lines] == ["start", "end"], f"ran {len(lines) // 2} times: {inv}"
+            else:
+                detail = b.get_invocation(command_id, inv["InstanceId"])
+                assert lines == [], f"a run that happened is reported {inv['Status']}: {detail}"
+                assert "does not have this invocation" in detail["StandardErrorContent"], detail
+        # Rate control held across the replicas: never more than 2 of this command's scripts at once.
+        spans = []
+        for f in runs.glob(f"{command_id}.*"):
+            stamps = [float(l.split()[0]) for l in f.read_text().splitlines()]
+            if len(stamps) == 2:
+                spans.append((stamps[0], stamps[1]))
+        events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans], key=lambda x: (x[0], x[1]))
+        running = peak = 0
+        for _, delta in events:
+            running += delta
+            peak = max(peak, running)
+        assert peak <= 2, f"{peak} scripts of {command_id} ran at once"

@@ -63,9 +63,19 @@ async fn enrol(e: &Enrolment<'_>) -> anyhow::Result<Identity> {
         tags: e.tags.to_vec(),
         info: node_info(),
     };
-    let url = format!("{}{}", e.server.trim_end_matches('/'), fleetrun_proto::PATH_REGISTER);
-    let response =
-        reqwest::Client::new().post(&url).json(&request).send().await.with_context(|| format!("cannot reach {url}"))?;
+    // With several replicas, any one that answers will do.
+    let mut last_error = None;
+    for base in crate::server::server_urls(e.server) {
+        let url = format!("{base}{}", fleetrun_proto::PATH_REGISTER);
+        match reqwest::Client::new().post(&url).json(&request).send().await {
+            Ok(response) => return registered(response).await,
+            Err(error) => last_error = Some(anyhow::Error::new(error).context(format!("cannot reach {url}"))),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| anyhow::anyhow!("no server URL given")))
+}
+
+async fn registered(response: reqwest::Response) -> anyhow::Result<Identity> {
     let status = response.status();
     if !status.is_success() {
         let body = response.text().await.unwrap_or_default();

@@ -1,5 +1,9 @@
 //! The agent's view of the control plane: signed calls to the agent API, with errors sorted into
 //! "try again later" (transport, 5xx) and "will never work" (4xx).
+//!
+//! The control plane may be several replicas: `--server` takes a comma-separated list of URLs (or one
+//! load-balanced URL). Calls go to the current one; a transport failure moves the agent to the next, so
+//! its retries reach a surviving replica.
 
 use fleetrun_client::{ClientError, Credentials, Endpoint, SsmClient};
 use fleetrun_proto::SIGNING_SERVICE;
@@ -8,8 +12,14 @@ use serde::de::DeserializeOwned;
 
 #[derive(Clone)]
 pub struct Server {
-    client: SsmClient,
-    base: String,
+    // Invariant: never empty.
+    replicas: std::sync::Arc<Vec<(SsmClient, String)>>,
+    current: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// The URLs in a `--server` value (comma-separated), without trailing slashes.
+pub fn server_urls(list: &str) -> Vec<String> {
+    list.split(',').map(|u| u.trim().trim_end_matches('/').to_string()).filter(|u| !u.is_empty()).collect()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,28 +49,63 @@ impl CallError {
 }
 
 impl Server {
-    pub fn new(base: &str, access_key_id: &str, secret_access_key: &str) -> Self {
-        let endpoint = Endpoint { url: base.trim_end_matches('/').to_string(), region: "us-east-1".into() };
-        let credentials = Credentials {
-            access_key_id: access_key_id.into(),
-            secret_access_key: secret_access_key.into(),
-            session_token: None,
-        };
-        Self { client: SsmClient::new(endpoint, credentials), base: base.trim_end_matches('/').to_string() }
+    /// A client for the replicas in `list` (comma-separated URLs).
+    pub fn new(list: &str, access_key_id: &str, secret_access_key: &str) -> Self {
+        let mut urls = server_urls(list);
+        if urls.is_empty() {
+            urls.push(list.to_string());
+        }
+        let replicas = urls
+            .into_iter()
+            .map(|url| {
+                let endpoint = Endpoint { url: url.clone(), region: "us-east-1".into() };
+                let credentials = Credentials {
+                    access_key_id: access_key_id.into(),
+                    secret_access_key: secret_access_key.into(),
+                    session_token: None,
+                };
+                (SsmClient::new(endpoint, credentials), url)
+            })
+            .collect();
+        Self { replicas: std::sync::Arc::new(replicas), current: Default::default() }
+    }
+
+    fn pick(&self) -> (usize, &(SsmClient, String)) {
+        let idx = self.current.load(std::sync::atomic::Ordering::Relaxed) % self.replicas.len();
+        (idx, &self.replicas[idx])
+    }
+
+    /// After a transport failure on replica `idx`, the next call goes to the following one.
+    fn failed<T>(&self, idx: usize, result: Result<T, ClientError>) -> Result<T, CallError> {
+        if let Err(ClientError::Transport(_)) = &result
+            && self.replicas.len() > 1
+        {
+            let next = (idx + 1) % self.replicas.len();
+            let _ = self.current.compare_exchange(
+                idx,
+                next,
+                std::sync::atomic::Ordering::Relaxed,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            tracing::warn!(failed = %self.replicas[idx].1, next = %self.replicas[next].1, "A control-plane replica is unreachable; switching.");
+        }
+        result.map_err(CallError)
     }
 
     pub async fn post<I: Serialize, O: DeserializeOwned>(&self, path: &str, body: &I) -> Result<O, CallError> {
         let body = serde_json::to_value(body).map_err(|e| ClientError::InvalidRequest(e.to_string()))?;
-        let value = self.client.post_json_signed(path, SIGNING_SERVICE, &body).await?;
+        let (idx, (client, _)) = self.pick();
+        let value = self.failed(idx, client.post_json_signed(path, SIGNING_SERVICE, &body).await)?;
         serde_json::from_value(value).map_err(|e| CallError(ClientError::Decode(e.to_string())))
     }
 
     pub async fn put_bytes(&self, path: &str, body: Vec<u8>) -> Result<(), CallError> {
-        let request = http::Request::put(format!("{}{path}", self.base))
+        let (idx, (client, base)) = self.pick();
+        let request = http::Request::put(format!("{base}{path}"))
             .header("content-type", "application/octet-stream")
             .body(body)
             .map_err(|e| ClientError::InvalidRequest(e.to_string()))?;
-        self.client.send_signed(request, SIGNING_SERVICE).await?;
+        self.failed(idx, client.send_signed(request, SIGNING_SERVICE).await)?;
         Ok(())
     }
 }

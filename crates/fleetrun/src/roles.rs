@@ -70,7 +70,8 @@ pub(crate) async fn server(args: ServerArgs) -> anyhow::Result<()> {
 
 #[derive(Args)]
 pub(crate) struct AgentArgs {
-    /// The control plane's URL, e.g. http://10.0.0.5:8080.
+    /// The control plane's URL, e.g. http://10.0.0.5:8080; for several replicas, a comma-separated list
+    /// (the agent moves to the next one when the current one is unreachable) or one load-balanced URL.
     #[arg(long, env = "FLEETRUN_SERVER")]
     server: String,
     /// Activation id (from `aws ssm create-activation` or dev.env).
