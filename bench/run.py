@@ -431,7 +431,8 @@ class Bench:
             self.url = f"http://127.0.0.1:{port}"
             self.server = self.procs.start(
                 "server",
-                [str(self.args.binary), "server", "--listen", f"127.0.0.1:{port}", "--data-dir", str(data)],
+                [str(self.args.binary), "server", "--listen", f"127.0.0.1:{port}", "--data-dir", str(data)]
+                + (["--database-url", self.database_url] if self.database_url else []),
                 self.server_log,
                 self.env,
             )
@@ -889,6 +890,26 @@ class Bench:
 
     # ---- driver -------------------------------------------------------------------------------
 
+    database_url: str | None = None
+
+    def idle_db_rate(self, window: float) -> dict:
+        """Transactions PostgreSQL commits per second with every agent connected and no work: each agent's
+        long poll plus each replica's timer. Read from pg_stat_database over `window` seconds; the two psql
+        reads themselves are subtracted."""
+        sql = "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
+
+        def read() -> int:
+            return int(run_text(["psql", self.database_url, "-At", "-c", sql], timeout=30).strip())
+
+        log(f"idle database rate: {len(self.agents)} agents connected, {window:.0f} s window")
+        time.sleep(2.0)
+        first = read()
+        time.sleep(window)
+        last = read()
+        per_s = (last - first - 1) / window
+        return {"window_s": window, "agents": len(self.agents), "transactions": last - first - 1,
+                "transactions_per_s": round(per_s, 2), "per_agent_per_s": round(per_s / max(1, len(self.agents)), 3)}
+
     def run(self) -> dict:
         t_start = time.monotonic()
         self.start_server()
@@ -914,6 +935,8 @@ class Bench:
         results["b"] = self.phase_b()
         rss_after = self.rss_snapshot("after (b), idle")
         results["c"] = {"before_b": rss_before, "after_b": rss_after}
+        if self.database_url:
+            results["idle_db"] = self.idle_db_rate(self.args.idle_window)
         results["enrolment_s"] = round(enrol_s, 1)
         if self.args.strace:
             log("evidence: strace -c on server and agent 0 during 20 commands")
@@ -972,6 +995,10 @@ def print_report(doc: dict) -> None:
           f"with {c['agents_connected']} agents")
     print(f"    agent p50: RssAnon {c['agent_rss_anon_mib'].get('p50')} + RssFile {c['agent_rss_file_mib'].get('p50')} MiB; "
           f"PSS {c['agent_pss_mib'].get('p50')} MiB, USS {c['agent_uss_mib'].get('p50')} MiB")
+    if "idle_db" in r:
+        d = r["idle_db"]
+        print(f"(idle) PostgreSQL with {d['agents']} agents connected and no work: {d['transactions_per_s']} "
+              f"transactions/s ({d['per_agent_per_s']} per agent) over {d['window_s']:.0f} s")
     print(f"fsync probe on {m['tmp_fs']}: one write+fsync+rename p50 {r['fsync_probe_ms']['p50']:.2f} ms, "
           f"100 concurrent {r['fsync_storm_100']['median_ms']:.1f} ms; total {r['elapsed_s']} s")
 
@@ -995,6 +1022,11 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true", help="keep the work dir (logs, databases) afterwards")
     ap.add_argument("--time-limit", type=int, default=290, help="abort everything after this many seconds")
     ap.add_argument("--out", type=Path, default=None, help="write the full results as JSON here")
+    ap.add_argument("--postgres", metavar="ADMIN_URL", default=None,
+                    help="run the server on PostgreSQL: a fresh database is created through ADMIN_URL "
+                         "(e.g. postgres://postgres@127.0.0.1:5432/postgres) and dropped afterwards")
+    ap.add_argument("--idle-window", type=float, default=40.0,
+                    help="with --postgres: seconds over which the idle database rate is measured (default 40)")
     args = ap.parse_args()
     if args.commands < 1 or args.agents < 1 or args.repeats < 1:
         ap.error("--commands, --agents and --repeats must be >= 1")
@@ -1021,6 +1053,14 @@ def main() -> int:
     machine["binary_sha256"] = hashlib.sha256(copy.read_bytes()).hexdigest()[:16]
     args.binary = copy
     bench = Bench(args, work)
+    pg_database = None
+    if args.postgres:
+        pg_database = f"fleetrun_bench_{os.getpid()}_{int(time.time())}"
+        subprocess.run(["psql", args.postgres, "-q", "-c", f"CREATE DATABASE {pg_database}"], check=True, timeout=30)
+        bench.database_url = args.postgres.rsplit("/", 1)[0] + "/" + pg_database
+        machine["database"] = "PostgreSQL " + run_text(["psql", args.postgres, "-At", "-c", "SHOW server_version"]).strip()
+    else:
+        machine["database"] = "SQLite (bundled), WAL"
 
     def on_signal(signum, _frame):
         raise SystemExit(128 + signum)
@@ -1064,6 +1104,9 @@ def main() -> int:
     finally:
         signal.alarm(0)
         bench.procs.stop_all()
+        if pg_database:
+            subprocess.run(["psql", args.postgres, "-q", "-c", f"DROP DATABASE IF EXISTS {pg_database} WITH (FORCE)"],
+                           timeout=60)
         if args.keep:
             log(f"kept work dir {work}")
         else:
