@@ -58,27 +58,9 @@ def test_dev_on_postgres_runs_commands_and_keeps_state(request, fleetrun_bin, pg
 def test_two_replicas_on_one_database_push_work_to_each_others_agents(request, fleetrun_bin, pg_database):
     """A command sent to replica A reaches an agent long-polling replica B at once (LISTEN/NOTIFY), not at
     B's next poll: the poll wait is 25 s, and the results are asserted well before that."""
-    import shutil
     import time
 
-    from e2e_support import ServerCluster
-
-    h = _harness(request, fleetrun_bin, "replicas")
-    config = h.path("fleetrun.toml")
-    config.write_text("poll_wait_seconds = 25\n")
-    shared = ["--database-url", pg_database, "--object-store-url", f"file://{h.path('objects')}", "--config",
-              str(config)]
-    a = ServerCluster(h)
-    a.extra_args = shared
-    a.start()
-    b = ServerCluster(h)
-    b.data_dir = h.path("server-b")
-    b.data_dir.mkdir()
-    # The admin key lives in the database; replica B writes no credentials file of its own.
-    shutil.copy(a.data_dir / "admin-credentials", b.data_dir / "admin-credentials")
-    b.extra_args = shared
-    b.activation_id, b.activation_code = a.activation_id, a.activation_code
-    b.start()
+    h, a, b = _two_replicas(request, fleetrun_bin, pg_database, "replicas", poll_wait_seconds=25)
     on_a = a.start_agent("on-a")
     on_b = b.start_agent("on-b")
     time.sleep(1)  # both agents are now inside a 25 s long poll
@@ -94,13 +76,17 @@ def test_two_replicas_on_one_database_push_work_to_each_others_agents(request, f
         assert other.get_invocation(sent["CommandId"], agent.instance_id)["StandardOutputContent"] == "pushed\n"
 
 
-def _two_replicas(request, fleetrun_bin, pg_database, label):
+def _two_replicas(request, fleetrun_bin, pg_database, label, poll_wait_seconds=20):
+    """Replicas A and B on one database and one object store; B uses A's admin key and activation."""
     import shutil
 
     from e2e_support import ServerCluster
 
     h = _harness(request, fleetrun_bin, label)
-    shared = ["--database-url", pg_database, "--object-store-url", f"file://{h.path('objects')}"]
+    config = h.path("fleetrun.toml")
+    config.write_text(f"poll_wait_seconds = {poll_wait_seconds}\n")
+    shared = ["--database-url", pg_database, "--object-store-url", f"file://{h.path('objects')}", "--config",
+              str(config)]
     a = ServerCluster(h)
     a.extra_args = shared
     a.start()
