@@ -8,6 +8,7 @@
 //! in the object store, and only the inline heads SSM returns are kept in rows.
 
 pub mod conformance;
+mod forward;
 mod model;
 mod open;
 pub mod postgres;
