@@ -76,7 +76,7 @@ def test_two_replicas_on_one_database_push_work_to_each_others_agents(request, f
         assert other.get_invocation(sent["CommandId"], agent.instance_id)["StandardOutputContent"] == "pushed\n"
 
 
-def _two_replicas(request, fleetrun_bin, pg_database, label, poll_wait_seconds=20):
+def _two_replicas(request, fleetrun_bin, pg_database, label, poll_wait_seconds=20, extra_config=""):
     """Replicas A and B on one database and one object store; B uses A's admin key and activation."""
     import shutil
 
@@ -84,7 +84,7 @@ def _two_replicas(request, fleetrun_bin, pg_database, label, poll_wait_seconds=2
 
     h = _harness(request, fleetrun_bin, label)
     config = h.path("fleetrun.toml")
-    config.write_text(f"poll_wait_seconds = {poll_wait_seconds}\n")
+    config.write_text(f"poll_wait_seconds = {poll_wait_seconds}\n{extra_config}")
     shared = ["--database-url", pg_database, "--object-store-url", f"file://{h.path('objects')}", "--config",
               str(config)]
     a = ServerCluster(h)
@@ -150,3 +150,36 @@ def test_replica_killed_mid_fanout_loses_nothing_and_runs_nothing_twice(request,
             running += delta
             peak = max(peak, running)
         assert peak <= 2, f"{peak} scripts of {command_id} ran at once"
+
+
+def _lease_holder_pid(pg_database: str, name: str) -> int:
+    cp = subprocess.run(["psql", pg_database, "-At", "-c", f"SELECT holder FROM leases WHERE name = '{name}'"],
+                        capture_output=True, text=True, timeout=30)
+    assert cp.returncode == 0, cp.stderr
+    return int(cp.stdout.strip().split(":")[1])
+
+
+def test_timers_move_to_a_surviving_replica_when_the_lease_holder_dies(request, fleetrun_bin, pg_database):
+    """One replica at a time runs the deadline timer, under a lease (3 s here). A command whose node never
+    polls is sent to the lease holder, which is then killed with SIGKILL: the survivor takes the lease over
+    and the invocation still ends Delivery Timed Out at its deadline."""
+    import signal
+    import time
+
+    from e2e_support import wait_for
+
+    h, a, b = _two_replicas(request, fleetrun_bin, pg_database, "lease", extra_config="lease_seconds = 3\n")
+    silent = a.start_agent("silent")
+    silent.kill()
+    holder_pid = wait_for(lambda: _lease_holder_pid(pg_database, "timers"), timeout=10, what="a timers lease")
+    holder, survivor = (a, b) if holder_pid == a.server_proc.popen.pid else (b, a)
+    assert holder_pid == holder.server_proc.popen.pid, "the lease is held by one of the two replicas"
+
+    sent = holder.send_shell("echo never", instance_ids=[silent.instance_id], TimeoutSeconds=30)
+    started = time.monotonic()
+    holder.stop(signal.SIGKILL)
+    wait_for(lambda: _lease_holder_pid(pg_database, "timers") == survivor.server_proc.popen.pid, timeout=10,
+             what="the survivor to take the timers lease")
+    inv = survivor.wait_invocation(sent["CommandId"], silent.instance_id, timeout=60)
+    assert (inv["Status"], inv["StatusDetails"]) == ("TimedOut", "Delivery Timed Out"), inv
+    assert time.monotonic() - started < 50, "the deadline was enforced soon after it passed"

@@ -5,7 +5,9 @@
 //! Wire formats (SSM JSON, the agent protocol) live in other crates and convert to and from these types.
 
 pub mod document;
+pub mod mask;
 pub mod output;
+pub mod parameter;
 pub mod rate;
 pub mod state;
 pub mod target;

@@ -14,6 +14,8 @@ pub const PATH_POLL: &str = "/agent/v1/poll";
 pub const PATH_COMPLETE: &str = "/agent/v1/complete";
 /// `PUT {PATH_OUTPUT}/{command_id}/{step}/{stdout|stderr}` with the raw bytes as body.
 pub const PATH_OUTPUT: &str = "/agent/v1/output";
+/// `POST`: the plaintext of `{{ssm-secure:…}}` parameters an invocation in progress on this node references.
+pub const PATH_SECURE_PARAMETERS: &str = "/agent/v1/secure-parameters";
 
 /// Enrolment: an activation id and code buy a node identity and credentials.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -130,6 +132,39 @@ pub enum StepStatus {
     Cancelled,
     /// The precondition did not match this node.
     Skipped,
+}
+
+/// Asks for the values of SecureString parameters referenced (`{{ssm-secure:name}}`) by one invocation that
+/// is InProgress on the calling node. The server refuses names the command does not reference.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SecureParametersRequest {
+    pub command_id: String,
+    /// The references as written, without braces and prefix: `name`, `name:3` or `name:label`.
+    pub names: Vec<String>,
+}
+
+/// The plaintext of each requested reference, in request order. `Debug` shows names only.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct SecureParametersResponse {
+    pub values: Vec<SecureValue>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct SecureValue {
+    pub name: String,
+    pub value: String,
+}
+
+impl std::fmt::Debug for SecureParametersResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.values.iter().map(|v| &v.name)).finish()
+    }
+}
+
+impl std::fmt::Debug for SecureValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecureValue").field("name", &self.name).field("value", &"<redacted>").finish()
+    }
 }
 
 /// Error body of every agent endpoint.

@@ -37,6 +37,13 @@ pub struct RawConfig {
     pub region: Option<String>,
     /// Account id reported in ARNs and as document owner. Default `000000000000`.
     pub account_id: Option<String>,
+    /// With several replicas on one PostgreSQL database, each periodic job (the deadline timer, retention)
+    /// runs on one replica at a time, under a lease of this many seconds that its holder renews every
+    /// third of it; when a replica dies, another takes its jobs over within about 4/3 of this. Default 15.
+    pub lease_seconds: Option<u64>,
+    /// Finished commands (with their invocations and full output) are deleted this many seconds after
+    /// they were sent; 0 keeps them forever. Default 2592000 (30 days, as SSM).
+    pub command_retention_seconds: Option<u64>,
 }
 
 /// The resolved configuration.
@@ -53,6 +60,9 @@ pub struct Config {
     pub ping_timeout: Duration,
     pub region: String,
     pub account_id: String,
+    pub lease: Duration,
+    /// None: keep finished commands forever.
+    pub command_retention: Option<Duration>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +100,11 @@ impl RawConfig {
                 "ping_timeout_seconds ({ping_timeout}) must be longer than poll_wait_seconds ({poll_wait}), or held polls would show nodes as ConnectionLost"
             )));
         }
+        let lease = self.lease_seconds.unwrap_or(15);
+        if !(3..=300).contains(&lease) {
+            return Err(ConfigError::Invalid("lease_seconds must be between 3 and 300".into()));
+        }
+        let retention = self.command_retention_seconds.unwrap_or(30 * 24 * 3600);
         Ok(Config {
             listen,
             data_dir: self.data_dir.unwrap_or_else(|| PathBuf::from("fleetrun-data")),
@@ -102,6 +117,8 @@ impl RawConfig {
             ping_timeout: Duration::from_secs(ping_timeout),
             region: self.region.unwrap_or_else(|| "us-east-1".to_string()),
             account_id: self.account_id.unwrap_or_else(|| "000000000000".to_string()),
+            lease: Duration::from_secs(lease),
+            command_retention: (retention > 0).then(|| Duration::from_secs(retention)),
         })
     }
 }
@@ -117,6 +134,11 @@ mod tests {
         assert_eq!(config.public_url, "http://127.0.0.1:8080");
         let bad = RawConfig { listen: Some("nope".into()), ..Default::default() };
         assert!(matches!(bad.resolve(), Err(ConfigError::Listen(_))));
+        assert_eq!(config.command_retention, Some(Duration::from_secs(30 * 24 * 3600)));
+        let forever = RawConfig { command_retention_seconds: Some(0), ..Default::default() };
+        assert_eq!(forever.resolve().unwrap().command_retention, None);
+        let bad = RawConfig { lease_seconds: Some(1), ..Default::default() };
+        assert!(bad.resolve().is_err());
         let bad = RawConfig { poll_wait_seconds: Some(0), ..Default::default() };
         assert!(bad.resolve().is_err());
         let bad = RawConfig { poll_wait_seconds: Some(90), ..Default::default() };

@@ -6,9 +6,10 @@
 //! command may have an earlier one. With no work, the server touches the database only when agents call.
 //!
 //! When several replicas share a PostgreSQL store, each wake-up is also announced to the others (LISTEN/
-//! NOTIFY), so a node long-polling replica B is woken by a command sent to replica A; and each replica's
-//! timer looks at the database at least every [`SHARED_TIMER_PERIOD`], so deadlines of commands created
-//! on a replica that has died are still enforced within that bound.
+//! NOTIFY), so a node long-polling replica B is woken by a command sent to replica A; a new command's
+//! deadline is announced the same way (as the empty node id), so the one replica running the timer (under
+//! a lease, see `upkeep`) re-arms for it. Announcements can be lost while a listener reconnects, so the
+//! timer also re-reads the deadlines at least every [`SHARED_TIMER_PERIOD`].
 
 use crate::app::now_ms;
 use fleetrun_store::Store;
@@ -17,8 +18,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
 
-/// How often a replica sharing its store re-reads the deadlines (other replicas' commands are invisible
-/// to its in-memory re-arming).
+/// How often the timer of a replica sharing its store re-reads the deadlines, as a backstop for re-arm
+/// announcements lost while a listener reconnected.
 pub const SHARED_TIMER_PERIOD: Duration = Duration::from_secs(30);
 
 #[derive(Default)]
@@ -51,7 +52,11 @@ impl Dispatch {
         let local = self.clone();
         tokio::spawn(async move {
             while let Some(instance_id) = incoming.recv().await {
-                local.node(&instance_id).notify_one();
+                if instance_id.is_empty() {
+                    local.timer.notify_one();
+                } else {
+                    local.node(&instance_id).notify_one();
+                }
             }
         });
         let (tx, mut outgoing) = tokio::sync::mpsc::unbounded_channel::<String>();
@@ -76,9 +81,13 @@ impl Dispatch {
         }
     }
 
-    /// Tells the delivery timer to look again at the earliest deadline.
+    /// Tells the delivery timer to look again at the earliest deadline, here and on the other replicas
+    /// (whichever runs the timer).
     pub fn rearm_timer(&self) {
         self.timer.notify_one();
+        if let Some(announce) = self.announce.get() {
+            let _ = announce.send(String::new());
+        }
     }
 
     /// Runs the deadline timer until the process ends: delivery timeouts, and the expiry backstop for

@@ -14,6 +14,7 @@ pub mod dispatch;
 pub mod identity;
 pub mod output;
 pub mod ssm;
+pub mod upkeep;
 
 use app::AppState;
 use axum::extract::State;
@@ -94,10 +95,11 @@ fn open_objects(config: &Config) -> anyhow::Result<Arc<dyn ObjectStore>> {
     }
 }
 
-/// Serves until the process is stopped. Starts the delivery timer and resumes interrupted rollouts first.
+/// Serves until the process is stopped. Starts the upkeep jobs (timers, retention) and resumes interrupted
+/// rollouts first.
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
     state.dispatch.connect_peers(state.store.clone()).await?;
-    tokio::spawn(state.dispatch.clone().run_deadline_timer(state.store.clone(), state.config.ping_timeout));
+    upkeep::start(&state);
     for command_id in state.store.commands_with_pending().await? {
         dispatch::settle(state.store.as_ref(), &state.dispatch, &command_id).await?;
     }

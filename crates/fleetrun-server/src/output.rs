@@ -23,6 +23,11 @@ pub fn object_path(command_id: &str, instance_id: &str, step: i64, stream: &str)
     ObjectPath::from(format!("commands/{command_id}/{instance_id}/{step}/{stream}"))
 }
 
+/// The prefix holding every output object of a command.
+pub fn command_prefix(command_id: &str) -> ObjectPath {
+    ObjectPath::from(format!("commands/{command_id}"))
+}
+
 /// The `StandardOutputUrl`/`StandardErrorUrl` of a step: this server's download endpoint.
 pub fn output_url(config: &Config, command_id: &str, instance_id: &str, step: i64, stream: &str) -> String {
     format!("{}/output/{command_id}/{instance_id}/{step}/{stream}", config.public_url)

@@ -4,6 +4,8 @@
 //! Each check panics with a message on failure. The suite exercises the invocation lifecycle through the
 //! trait only, so it also checks that the engine's SQL agrees with `fleetrun_core::state::transition`.
 
+mod parameters;
+
 use crate::*;
 use fleetrun_core::state::{Finish, InvocationState as S};
 
@@ -19,6 +21,9 @@ pub async fn run_all(store: &dyn Store) {
     deregistration_makes_undeliverable(store).await;
     silent_nodes_are_abandoned_after_expiry(store).await;
     list_filters_and_pages(store).await;
+    leases_are_exclusive_until_they_expire(store).await;
+    retention_purges_old_finished_commands_in_batches(store).await;
+    parameters::parameter_store(store).await;
 }
 
 fn key(id: &str, kind: KeyKind, instance: Option<&str>) -> AccessKey {
@@ -355,4 +360,50 @@ async fn list_filters_and_pages(store: &dyn Store) {
     let none =
         InvocationFilter { instance_id: Some("lf-2".into()), statuses: vec!["Success".into()], ..Default::default() };
     assert!(store.list_invocations(&none).await.unwrap().is_empty());
+}
+
+async fn leases_are_exclusive_until_they_expire(store: &dyn Store) {
+    assert!(store.acquire_lease("timers", "replica-a", 10_000).await.unwrap());
+    assert!(!store.acquire_lease("timers", "replica-b", 10_000).await.unwrap(), "a live lease is not taken");
+    assert!(store.acquire_lease("timers", "replica-a", 10_000).await.unwrap(), "its holder renews it");
+    assert!(store.acquire_lease("retention", "replica-b", 10_000).await.unwrap(), "leases are independent");
+    store.release_lease("timers", "replica-b").await.unwrap();
+    assert!(!store.acquire_lease("timers", "replica-b", 10_000).await.unwrap(), "only the holder releases");
+    store.release_lease("timers", "replica-a").await.unwrap();
+    assert!(store.acquire_lease("timers", "replica-b", 10_000).await.unwrap(), "a released lease is free");
+    // A renewal with a negative TTL leaves the lease already expired: the next holder takes it over.
+    assert!(store.acquire_lease("timers", "replica-b", -1_000).await.unwrap());
+    assert!(store.acquire_lease("timers", "replica-a", 10_000).await.unwrap(), "an expired lease is taken over");
+}
+
+async fn retention_purges_old_finished_commands_in_batches(store: &dyn Store) {
+    for (id, finish) in
+        [("cmd-old-ok", Some(Finish::Success)), ("cmd-old-bad", Some(Finish::Failed)), ("cmd-old-run", None)]
+    {
+        let targets = nodes(id, 2);
+        let mut cmd = command(id, &targets, 10, 10);
+        cmd.requested_ms = 500;
+        store.create_command(&cmd).await.unwrap();
+        store.settle(id, 600).await.unwrap();
+        if let Some(finish) = finish {
+            for node in &targets {
+                store.claim(node, 600, 8).await.unwrap();
+                store.finish(&finished(id, node, finish, 0)).await.unwrap();
+            }
+        }
+    }
+    let first = store.finished_before(501, 1).await.unwrap();
+    assert_eq!(first, vec!["cmd-old-ok".to_string()], "oldest first, at most the batch size");
+    let all = store.finished_before(501, 100).await.unwrap();
+    assert_eq!(all, vec!["cmd-old-ok".to_string(), "cmd-old-bad".to_string()], "unfinished commands are kept");
+    let mut asked = all.clone();
+    asked.push("cmd-old-run".into());
+    asked.push("cmd-missing".into());
+    assert_eq!(store.delete_commands(&asked).await.unwrap(), all, "only finished commands are deleted");
+    assert!(store.finished_before(501, 100).await.unwrap().is_empty());
+    assert!(store.get_command("cmd-old-ok").await.unwrap().is_none());
+    assert!(store.get_invocation("cmd-old-ok", "cmd-old-ok-0").await.unwrap().is_none());
+    assert!(store.list_plugins("cmd-old-bad", "cmd-old-bad-0").await.unwrap().is_empty());
+    assert!(store.get_command("cmd-old-run").await.unwrap().is_some());
+    assert!(store.get_command("cmd-cf").await.unwrap().is_some(), "newer commands are kept");
 }

@@ -124,6 +124,57 @@ macro_rules! impl_store {
             async fn commands_with_pending(&self) -> Result<Vec<String>> {
                 self.commands_with_pending_impl().await
             }
+            async fn acquire_lease(&self, name: &str, holder: &str, ttl_ms: i64) -> Result<bool> {
+                self.acquire_lease_impl(name, holder, ttl_ms).await
+            }
+            async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
+                self.release_lease_impl(name, holder).await
+            }
+            async fn finished_before(&self, before_ms: i64, limit: u32) -> Result<Vec<String>> {
+                self.finished_before_impl(before_ms, limit).await
+            }
+            async fn delete_commands(&self, ids: &[String]) -> Result<Vec<String>> {
+                self.delete_commands_impl(ids).await
+            }
+            async fn put_parameter(&self, p: &NewParameter, overwrite: bool, latest: i64) -> Result<ParameterVersion> {
+                self.put_parameter_impl(p, overwrite, latest).await
+            }
+            async fn get_parameter(&self, name: &str, sel: ParamSelector<'_>) -> Result<Option<ParameterVersion>> {
+                self.get_parameter_impl(name, sel).await
+            }
+            async fn list_parameters(&self, q: &ParameterQuery) -> Result<Vec<ParameterVersion>> {
+                self.list_parameters_impl(q).await
+            }
+            async fn parameter_history(&self, name: &str) -> Result<Vec<ParameterVersion>> {
+                self.parameter_history_impl(name).await
+            }
+            async fn label_parameter_version(
+                &self,
+                name: &str,
+                version: Option<i64>,
+                labels: &[String],
+                now_ms: i64,
+            ) -> Result<i64> {
+                self.label_parameter_version_impl(name, version, labels, now_ms).await
+            }
+            async fn delete_parameters(&self, names: &[String]) -> Result<Vec<String>> {
+                self.delete_parameters_impl(names).await
+            }
+            async fn sealed_values(&self, after: Option<(&str, i64)>, n: u32) -> Result<Vec<(String, i64, Vec<u8>)>> {
+                self.sealed_values_impl(after, n).await
+            }
+            async fn replace_sealed(&self, name: &str, version: i64, old: &[u8], new: &[u8]) -> Result<bool> {
+                self.replace_sealed_impl(name, version, old, new).await
+            }
+            async fn master_key_checks(&self) -> Result<Vec<(String, u32, Vec<u8>)>> {
+                self.master_key_checks_impl().await
+            }
+            async fn put_master_key_check(&self, name: &str, version: u32, check: &[u8]) -> Result<bool> {
+                self.put_master_key_check_impl(name, version, check).await
+            }
+            async fn delete_master_key_check(&self, name: &str, version: u32) -> Result<()> {
+                self.delete_master_key_check_impl(name, version).await
+            }
             $($extra)*
         }
     };

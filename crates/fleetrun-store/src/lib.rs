@@ -11,11 +11,16 @@ pub mod conformance;
 mod forward;
 mod model;
 mod open;
+mod parameters_model;
 pub mod postgres;
 pub mod sqlite;
 
 pub use model::*;
 pub use open::{open_url, redact};
+pub use parameters_model::{
+    MAX_LABELS_PER_VERSION, MAX_PARAMETER_VERSIONS, NewParameter, ParamSelector, ParameterQuery, ParameterVersion,
+    StoredValue,
+};
 
 use async_trait::async_trait;
 
@@ -28,6 +33,9 @@ pub enum StoreError {
     AlreadyExists(String),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A quota of the resource is reached; the message starts with the SSM error code (`Parameter…: …`).
+    #[error("limit exceeded: {0}")]
+    LimitExceeded(String),
     #[error("activation refused: {0}")]
     ActivationRefused(String),
     #[error("database error")]
@@ -39,6 +47,11 @@ pub enum StoreError {
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// This machine's wall clock in milliseconds since the Unix epoch.
+pub(crate) fn wall_clock_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
 
 /// Everything the control plane keeps. Methods are grouped by resource; each is one transaction.
 #[async_trait]
@@ -120,9 +133,69 @@ pub trait Store: Send + Sync {
     /// Commands that have Pending invocations and could release more (used at start-up to resume rate control).
     async fn commands_with_pending(&self) -> Result<Vec<String>>;
 
+    // --- leases and retention ---
+    /// Takes the lease `name` for `holder`, or renews it when `holder` already has it, until `ttl_ms` from
+    /// now; true when `holder` holds it afterwards. A lease held by another holder is taken only once it
+    /// has expired. Leases keep periodic work (timers, retention) to one replica at a time and let a
+    /// survivor take it over within one TTL; correctness never rests on them (that work is conditional
+    /// transactions, safe to run twice).
+    async fn acquire_lease(&self, name: &str, holder: &str, ttl_ms: i64) -> Result<bool>;
+    /// Gives a lease up early (a no-op when `holder` does not hold it).
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<()>;
+    /// Up to `limit` finished commands requested before `before_ms`, oldest first (retention's candidates).
+    async fn finished_before(&self, before_ms: i64, limit: u32) -> Result<Vec<String>>;
+    /// Deletes these commands, with their invocations and plugin rows, in one short transaction, skipping
+    /// any that is not finished. Returns the ids deleted. Output objects are the caller's to delete first.
+    async fn delete_commands(&self, command_ids: &[String]) -> Result<Vec<String>>;
+
+    // --- parameters ---
+    /// Writes version latest+1 of a parameter (creating it at version 1), with its tags when given, and
+    /// returns it. `expected_latest` is the latest version the caller read (0: none); the caller sealed
+    /// the value for the version that follows it. Fails with AlreadyExists when the parameter exists and
+    /// not `overwrite`, with Conflict when the latest version is no longer `expected_latest` (read again,
+    /// re-seal, retry). At [`MAX_PARAMETER_VERSIONS`] versions the oldest is deleted first, or, when it has
+    /// a label, the write fails with LimitExceeded. Type, pattern, key and tier are the version's own, as
+    /// given; a None description keeps the previous version's.
+    async fn put_parameter(
+        &self,
+        parameter: &NewParameter,
+        overwrite: bool,
+        expected_latest: i64,
+    ) -> Result<ParameterVersion>;
+    async fn get_parameter(&self, name: &str, selector: ParamSelector<'_>) -> Result<Option<ParameterVersion>>;
+    /// The latest version of each parameter the query selects, in name order.
+    async fn list_parameters(&self, query: &ParameterQuery) -> Result<Vec<ParameterVersion>>;
+    /// Every version kept of a parameter, oldest first, each with its labels; empty when there is none.
+    async fn parameter_history(&self, name: &str) -> Result<Vec<ParameterVersion>>;
+    /// Attaches labels to a version (None: the latest), moving each from whatever version of the parameter
+    /// had it, and returns the version. All or nothing: fails with LimitExceeded when the version would
+    /// carry more than [`MAX_LABELS_PER_VERSION`], NotFound for an unknown parameter or version.
+    async fn label_parameter_version(
+        &self,
+        name: &str,
+        version: Option<i64>,
+        labels: &[String],
+        now_ms: i64,
+    ) -> Result<i64>;
+    /// Deletes parameters with all their versions, labels and tags. Returns the names that existed.
+    async fn delete_parameters(&self, names: &[String]) -> Result<Vec<String>>;
+    /// Sealed values `(name, version, bytes)` after `after` in (name, version) order, for re-sealing under
+    /// a new master key.
+    async fn sealed_values(&self, after: Option<(&str, i64)>, limit: u32) -> Result<Vec<(String, i64, Vec<u8>)>>;
+    /// Replaces a sealed value if it still is `old`; false (and no change) otherwise.
+    async fn replace_sealed(&self, name: &str, version: i64, old: &[u8], new: &[u8]) -> Result<bool>;
+    /// The stored master key check values `(key name, key version, check)`.
+    async fn master_key_checks(&self) -> Result<Vec<(String, u32, Vec<u8>)>>;
+    /// Stores a master key's check value unless one is stored for that key already (which is kept);
+    /// true when this call stored it.
+    async fn put_master_key_check(&self, name: &str, version: u32, check: &[u8]) -> Result<bool>;
+    /// Forgets a master key's check value (a no-op when there is none).
+    async fn delete_master_key_check(&self, name: &str, version: u32) -> Result<()>;
+
     // --- other server processes sharing this store ---
     /// Tells the other server processes sharing this store that these nodes have new work, so that a
-    /// node polling another replica is woken at once. A no-op for engines one process owns (SQLite).
+    /// node polling another replica is woken at once; the empty id says "a new deadline" to whichever
+    /// replica runs the timer. A no-op for engines one process owns (SQLite).
     async fn announce(&self, _instance_ids: &[String]) -> Result<()> {
         Ok(())
     }

@@ -17,6 +17,8 @@ mod commands;
 mod documents;
 mod inventory;
 mod lifecycle;
+mod parameters;
+mod upkeep;
 
 use crate::{Result, StoreError};
 use sqlx::PgPool;

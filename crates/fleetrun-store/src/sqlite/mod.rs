@@ -7,6 +7,8 @@ mod commands;
 mod documents;
 mod inventory;
 mod lifecycle;
+mod parameters;
+mod upkeep;
 
 use crate::{Result, StoreError};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
