@@ -616,6 +616,7 @@ class DevCluster(Cluster):
         self.env_file = self.data_dir / "dev.env"
         self.restarts = 0
         self.extra_args: list[str] = []
+        self.extra_env: dict[str, str] = {}
 
     def start(self, timeout: float = 30) -> "DevCluster":
         if self.env_file.exists():
@@ -625,7 +626,7 @@ class DevCluster(Cluster):
         name = "dev" if self.restarts == 0 else f"dev-restart{self.restarts}"
         self.server_proc = self.h.spawn(
             name, ["dev", "--data-dir", str(self.data_dir), "--listen", self.listen,
-                   "--instance-id", self.requested_id, *self.extra_args])
+                   "--instance-id", self.requested_id, *self.extra_args], env=self.extra_env)
         self.restarts += 1
 
         def probe():

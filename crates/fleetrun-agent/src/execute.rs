@@ -4,9 +4,14 @@
 //! Step semantics (SSM's): a step whose precondition does not match this node is Skipped; a failed step
 //! does not stop the next ones unless its inputs say `onFailure: exit`; a timeout or a cancel stops the
 //! invocation. Only `aws:runShellScript` runs here so far; other actions fail with a clear message.
+//!
+//! `{{ssm-secure:...}}` references in a script are resolved here, just before the step starts, and
+//! passed to it in its environment with its output masked (see `secure.rs`). A step that cannot get
+//! its values fails without running; a masked step found running after an agent restart is stopped.
 
 use crate::journal::{CurrentStep, Entry, Journal};
 use crate::runner::{self, Outcome, RunSpec};
+use crate::secure;
 use crate::server::Server;
 use fleetrun_core::document::{ScriptInputs, script_text};
 use fleetrun_core::output::{MAX_STDERR_CHARS, MAX_STDOUT_CHARS};
@@ -117,39 +122,122 @@ async fn run_step(
             return failed_before_start(&step.name, format!("The step's inputs are not valid: {error}\n"));
         }
     };
+    if let Err(message) = secure::check_working_directory(&inputs.working_directory) {
+        return failed_before_start(&step.name, message);
+    }
     let dir = command_dir.join(idx.to_string());
-    let workdir = working_directory(&inputs.working_directory, downloads);
-    let outcome = match entry.current.filter(|c| c.idx == idx) {
+    let command_id = &entry.assignment.command_id;
+    let ending = match entry.current.filter(|c| c.idx == idx) {
+        Some(current) if current.masked => abandon_masked(ctx, command_id, current).await,
         Some(current) => {
-            tracing::info!(command_id = %entry.assignment.command_id, pid = current.pid, "Re-attaching to a step started before the agent restarted.");
+            tracing::info!(command_id = %command_id, pid = current.pid, "Re-attaching to a step started before the agent restarted.");
             let deadline = instant_at(current.deadline_ms);
-            (runner::adopt(current.pid, &dir, deadline, cancel.clone(), ctx.kill_grace).await, current.started_ms)
+            let outcome = runner::adopt(current.pid, &dir, deadline, cancel.clone(), ctx.kill_grace).await;
+            Ending::of(outcome, current.started_ms)
         }
         None => {
-            let spec = RunSpec {
-                dir: dir.clone(),
-                script: script_text(&inputs),
-                workdir,
-                env: vec![
-                    ("SSM_COMMAND_ID".into(), entry.assignment.command_id.clone()),
-                    ("AWS_SSM_INSTANCE_ID".into(), ctx.instance_id.clone()),
-                ],
-                timeout: Duration::from_secs(inputs.timeout_seconds),
-            };
-            let running = match runner::start(&spec).await {
-                Ok(running) => running,
-                Err(error) => {
-                    return failed_before_start(&step.name, format!("The step could not start: {error}\n"));
-                }
-            };
-            let started_ms = now_ms();
-            let deadline_ms = started_ms + spec.timeout.as_millis() as i64;
-            entry.current = Some(CurrentStep { idx, pid: running.pid, started_ms, deadline_ms });
-            save(ctx, entry);
-            (running.wait(instant_at(deadline_ms), cancel.clone(), ctx.kill_grace).await, started_ms)
+            let workdir = working_directory(&inputs.working_directory, downloads);
+            let launch = Launch { idx, name: &step.name, inputs: &inputs, dir: dir.clone(), workdir };
+            match start_and_wait(ctx, entry, launch, cancel).await {
+                Ok(ending) => ending,
+                Err(not_started) => return not_started,
+            }
         }
     };
-    finish_step(ctx, &entry.assignment.command_id, idx, &step.name, &dir, outcome).await
+    finish_step(ctx, &entry.assignment.command_id, idx, &step.name, &dir, ending).await
+}
+
+/// A step about to start for the first time.
+struct Launch<'a> {
+    idx: usize,
+    name: &'a str,
+    inputs: &'a ScriptInputs,
+    dir: PathBuf,
+    workdir: PathBuf,
+}
+
+/// Resolves the step's SecureString references, starts it, journals it and waits for its end. An
+/// `Err` is the result of a step that did not start.
+async fn start_and_wait(
+    ctx: &Context,
+    entry: &mut Entry,
+    launch: Launch<'_>,
+    cancel: &CancellationToken,
+) -> Result<Ending, StepResult> {
+    let command_id = entry.assignment.command_id.clone();
+    let substituted = secure::substitute(&script_text(launch.inputs));
+    let secret_env = if substituted.targets.is_empty() {
+        Vec::new()
+    } else {
+        // Names only: values are never logged.
+        tracing::debug!(
+            command_id = %command_id,
+            count = substituted.targets.len(),
+            names = ?substituted.targets,
+            "Resolving SecureString parameter references."
+        );
+        let fetched = tokio::select! {
+            biased;
+            () = cancel.cancelled() => return Err(not_run(launch.name, StepStatus::Cancelled)),
+            fetched = secure::fetch(&ctx.server, &command_id, &substituted.targets) => fetched,
+        };
+        match fetched {
+            Ok(values) => secure::environment(values),
+            Err(error) => {
+                tracing::warn!(
+                    command_id = %command_id,
+                    error = %error,
+                    "SecureString parameters could not be resolved; the step fails without running."
+                );
+                return Err(failed_before_start(launch.name, secure::failure_message(&substituted.targets, &error)));
+            }
+        }
+    };
+    let mut spec = RunSpec {
+        dir: launch.dir,
+        script: substituted.script,
+        workdir: launch.workdir,
+        env: vec![
+            ("SSM_COMMAND_ID".into(), command_id.clone()),
+            ("AWS_SSM_INSTANCE_ID".into(), ctx.instance_id.clone()),
+        ],
+        secret_env,
+        timeout: Duration::from_secs(launch.inputs.timeout_seconds),
+    };
+    let started = runner::start(&spec).await;
+    // The runner's maskers hold what they need; the values are wiped here as early as possible.
+    spec.secret_env.clear();
+    let running = match started {
+        Ok(running) => running,
+        Err(error) => return Err(failed_before_start(launch.name, format!("The step could not start: {error}\n"))),
+    };
+    let started_ms = now_ms();
+    let deadline_ms = started_ms + spec.timeout.as_millis() as i64;
+    let masked = running.is_masked();
+    entry.current = Some(CurrentStep { idx: launch.idx, pid: running.pid, started_ms, deadline_ms, masked });
+    save(ctx, entry);
+    let outcome = running.wait(instant_at(deadline_ms), cancel.clone(), ctx.kill_grace).await;
+    Ok(Ending::of(outcome, started_ms))
+}
+
+/// A masked step cannot be re-attached after an agent restart: its output went through pipes into
+/// the old agent process, and whatever it prints now could not be masked. So it is stopped (if it
+/// still runs) and reported Failed; its output files hold only what was masked before the restart.
+async fn abandon_masked(ctx: &Context, command_id: &str, current: CurrentStep) -> Ending {
+    tracing::warn!(
+        command_id,
+        pid = current.pid,
+        "A step using SecureString parameters was running when the agent restarted; stopping it."
+    );
+    let stopped = runner::abandon(current.pid, ctx.kill_grace).await;
+    let note = if stopped {
+        "\nThe agent restarted while a step using SecureString parameters was running; its output could not be \
+         masked any more, so it was stopped.\n"
+    } else {
+        "\nThe agent restarted while a step using SecureString parameters was running; its output after the \
+         restart could not be captured, so the step is reported failed.\n"
+    };
+    Ending { status: StepStatus::Failed, exit_code: -1, started_ms: current.started_ms, note: Some(note) }
 }
 
 /// SSM's rule: an absolute working directory is used as it is; an empty or relative one is taken
@@ -164,23 +252,44 @@ fn instant_at(epoch_ms: i64) -> tokio::time::Instant {
     tokio::time::Instant::now() + Duration::from_millis(left)
 }
 
+/// How a step that started ended, as it is reported.
+struct Ending {
+    status: StepStatus,
+    exit_code: i32,
+    started_ms: i64,
+    /// Appended to the stderr head.
+    note: Option<&'static str>,
+}
+
+impl Ending {
+    fn of(outcome: Outcome, started_ms: i64) -> Self {
+        let (status, exit_code) = match outcome {
+            Outcome::Exited { code: 0 } => (StepStatus::Success, 0),
+            Outcome::Exited { code } => (StepStatus::Failed, code),
+            Outcome::TimedOut => (StepStatus::TimedOut, 124),
+            Outcome::Cancelled => (StepStatus::Cancelled, 137),
+            Outcome::Lost => (StepStatus::Failed, -1),
+        };
+        let note = (outcome == Outcome::Lost).then_some(
+            "\nThe script's process ended without an exit status (the node may have rebooted, or something killed \
+             it).\n",
+        );
+        Self { status, exit_code, started_ms, note }
+    }
+}
+
+/// Uploads the step's output and builds its result. The output files hold only masked bytes for a
+/// masked step (the runner writes them so), so nothing here needs to know about secrets.
 async fn finish_step(
     ctx: &Context,
     command_id: &str,
     idx: usize,
     name: &str,
     dir: &Path,
-    outcome: (Outcome, i64),
+    ending: Ending,
 ) -> StepResult {
-    let (outcome, started_ms) = outcome;
+    let Ending { status, exit_code, started_ms, note } = ending;
     let ended_ms = now_ms();
-    let (status, exit_code) = match outcome {
-        Outcome::Exited { code: 0 } => (StepStatus::Success, 0),
-        Outcome::Exited { code } => (StepStatus::Failed, code),
-        Outcome::TimedOut => (StepStatus::TimedOut, 124),
-        Outcome::Cancelled => (StepStatus::Cancelled, 137),
-        Outcome::Lost => (StepStatus::Failed, -1),
-    };
     let mut result =
         StepResult { status, exit_code, started_at_ms: started_ms, ended_at_ms: ended_ms, ..not_run(name, status) };
     for (stream, file, max_chars) in
@@ -193,8 +302,8 @@ async fn finish_step(
             _ => (result.stderr_bytes, result.stderr_head) = (bytes, head),
         }
     }
-    if outcome == Outcome::Lost {
-        result.stderr_head.push_str("\nThe script's process ended without an exit status (the node may have rebooted, or something killed it).\n");
+    if let Some(note) = note {
+        result.stderr_head.push_str(note);
     }
     result
 }
@@ -232,3 +341,6 @@ async fn upload(
     }
     (total, head)
 }
+
+#[cfg(test)]
+mod tests;

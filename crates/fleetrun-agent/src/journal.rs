@@ -26,6 +26,11 @@ pub struct CurrentStep {
     pub pid: i32,
     pub started_ms: i64,
     pub deadline_ms: i64,
+    /// The step's output is masked (it uses SecureString parameters): it goes through pipes into this
+    /// agent process, so a restarted agent cannot re-attach to it and stops it instead. Only this
+    /// flag is journaled, never the values.
+    #[serde(default)]
+    pub masked: bool,
 }
 
 impl Entry {
@@ -109,7 +114,7 @@ mod tests {
         let entry = Entry {
             assignment: Assignment { command_id: "c1".into(), document_name: "d".into(), steps: vec![] },
             results: vec![],
-            current: Some(CurrentStep { idx: 0, pid: 42, started_ms: 1, deadline_ms: 2 }),
+            current: Some(CurrentStep { idx: 0, pid: 42, started_ms: 1, deadline_ms: 2, masked: true }),
         };
         journal.save(&entry).unwrap();
         assert!(journal.contains("c1"));
@@ -117,8 +122,16 @@ mod tests {
         let loaded = journal.load_all();
         assert_eq!(loaded.len(), 1);
         assert_eq!(loaded[0].current.unwrap().pid, 42);
+        assert!(loaded[0].current.unwrap().masked);
         journal.remove("c1").unwrap();
         journal.remove("c1").unwrap();
         assert!(!journal.contains("c1"));
+    }
+
+    #[test]
+    fn entries_written_before_masking_existed_read_as_unmasked() {
+        let current: CurrentStep =
+            serde_json::from_str(r#"{"idx":1,"pid":7,"started_ms":1,"deadline_ms":2}"#).expect("old entry");
+        assert!(!current.masked);
     }
 }

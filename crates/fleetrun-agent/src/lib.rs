@@ -9,6 +9,7 @@ pub mod execute;
 pub mod identity;
 pub mod journal;
 pub mod runner;
+pub mod secure;
 pub mod server;
 
 use fleetrun_proto::{Assignment, CompleteRequest, PollRequest, PollResponse, Tag};

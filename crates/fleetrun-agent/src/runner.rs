@@ -7,6 +7,12 @@
 //! with [`adopt`]. [`Running::wait`] and [`adopt`] are the only supervisors: they stop a step at
 //! its deadline or on cancellation by killing the whole process group with [`kill_tree`].
 //!
+//! The exception is a *masked* step, one with secret environment values ([`RunSpec::secret_env`]):
+//! its stdout and stderr are pipes into this process, where `runner/pump.rs` masks every
+//! occurrence of a secret before anything reaches the files. Such a step cannot outlive the agent
+//! process usefully (the pipes die with it), so it is never adopted: a restarted agent stops it with
+//! [`abandon`].
+//!
 //! This module is not the agent loop (which decides what to run and reports outcomes), does not
 //! fetch documents, and does not read, stream or truncate output: callers read the `stdout` and
 //! `stderr` files themselves. A process that leaves the group (`setsid`, a daemon that double-forks
@@ -15,6 +21,7 @@
 
 mod kill;
 mod probe;
+mod pump;
 mod spawn;
 #[cfg(test)]
 mod tests;
@@ -28,6 +35,7 @@ use std::time::{Duration, SystemTime};
 use tokio::process::Child;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use zeroize::Zeroizing;
 
 pub use kill::kill_tree;
 
@@ -62,6 +70,12 @@ pub struct RunSpec {
     /// Variables added to the agent's own environment for the script (for example
     /// `SSM_COMMAND_ID`).
     pub env: Vec<(String, String)>,
+    /// Variables whose values are secret (SecureString parameters). They are added to the
+    /// script's environment like `env`, and when there is any, the step is *masked*: every
+    /// occurrence of any of these values in stdout or stderr is replaced by `****` before it
+    /// reaches the output files. Values are zeroized when dropped and never shown by `Debug`; the
+    /// runner keeps them (inside its maskers) only until the step's output is complete.
+    pub secret_env: Vec<(String, Zeroizing<String>)>,
     /// Execution timeout. The runner does not apply it itself: the caller turns it into the
     /// `deadline` it passes to [`Running::wait`] or [`adopt`], because only the caller knows when
     /// the step really started.
@@ -72,11 +86,13 @@ pub struct RunSpec {
 impl fmt::Debug for RunSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let env_names: Vec<&str> = self.env.iter().map(|(name, _)| name.as_str()).collect();
+        let secret_env_names: Vec<&str> = self.secret_env.iter().map(|(name, _)| name.as_str()).collect();
         f.debug_struct("RunSpec")
             .field("dir", &self.dir)
             .field("script_len", &self.script.len())
             .field("workdir", &self.workdir)
             .field("env_names", &env_names)
+            .field("secret_env_names", &secret_env_names)
             .field("timeout", &self.timeout)
             .finish()
     }
@@ -85,7 +101,8 @@ impl fmt::Debug for RunSpec {
 /// A started step whose wrapper is a child of this agent process.
 ///
 /// Dropping it without calling [`Running::wait`] leaves the step running (see `kill_on_drop` in
-/// `runner/spawn.rs`); a later [`adopt`] with the same `pid` and directory picks it up again.
+/// `runner/spawn.rs`); a later [`adopt`] with the same `pid` and directory picks it up again, or
+/// for a masked step, [`abandon`] stops it.
 #[derive(Debug)]
 pub struct Running {
     /// Pid of the wrapper; it is also the process group id of the whole step.
@@ -96,6 +113,15 @@ pub struct Running {
     child: Child,
     // Invariant: absolute path of the step directory.
     dir: PathBuf,
+    // Invariant: present exactly when the step is masked; its pumps write the output files.
+    output: Option<pump::Pumps>,
+}
+
+impl Running {
+    /// Whether the step's output goes through masking pumps (see [`RunSpec::secret_env`]).
+    pub fn is_masked(&self) -> bool {
+        self.output.is_some()
+    }
 }
 
 /// How a step ended.
@@ -169,8 +195,14 @@ pub enum RunnerError {
 /// way.
 pub async fn start(spec: &RunSpec) -> Result<Running, RunnerError> {
     let spawned = spawn::spawn_step(spec)?;
-    let running = Running { pid: spawned.pid, started_at: SystemTime::now(), child: spawned.child, dir: spawned.dir };
-    tracing::info!(pid = running.pid, dir = %running.dir.display(), "Step started.");
+    let running = Running {
+        pid: spawned.pid,
+        started_at: SystemTime::now(),
+        child: spawned.child,
+        dir: spawned.dir,
+        output: spawned.output,
+    };
+    tracing::info!(pid = running.pid, dir = %running.dir.display(), masked = running.is_masked(), "Step started.");
     Ok(running)
 }
 
@@ -180,7 +212,20 @@ impl Running {
     /// An exit that has already happened wins over a deadline or cancellation that is also due. The
     /// wrapper is always reaped (after a kill, for at most `grace` plus a few seconds; then tokio's
     /// orphan reaper takes over).
+    ///
+    /// For a masked step, it returns once the output files are complete: when both pipes have
+    /// closed, or a second after the wrapper is gone if a process left behind (a background child,
+    /// or one that escaped the group) still holds one open; later output is discarded.
     pub async fn wait(mut self, deadline: Instant, cancel: CancellationToken, grace: Duration) -> Outcome {
+        let output = self.output.take();
+        let outcome = self.supervise(deadline, cancel, grace).await;
+        if let Some(output) = output {
+            output.finish().await;
+        }
+        outcome
+    }
+
+    async fn supervise(mut self, deadline: Instant, cancel: CancellationToken, grace: Duration) -> Outcome {
         let reason = tokio::select! {
             biased;
             status = self.child.wait() => return exited(&self.dir, status),
@@ -250,6 +295,21 @@ pub async fn adopt(pid: i32, dir: &Path, deadline: Instant, cancel: Cancellation
         kill_tree(pid, grace).await;
         return reason.outcome();
     }
+}
+
+/// Stops a step started by an earlier agent process without re-attaching to it, as a restarted
+/// agent must for a masked step (its output pipes died with the old process). Kills the process
+/// group `pid` if any member is still alive, like a cancel would, and returns whether it did.
+pub async fn abandon(pid: i32, grace: Duration) -> bool {
+    let alive = pid > 1
+        && tokio::task::spawn_blocking(move || probe::leader_alive(pid) || probe::group_alive(pid))
+            .await
+            .unwrap_or(true);
+    if alive {
+        tracing::warn!(pid, "Killing the process group of a step that cannot be re-attached.");
+        kill_tree(pid, grace).await;
+    }
+    alive
 }
 
 /// The outcome of a step whose wrapper is gone and was not our child.

@@ -46,6 +46,20 @@ impl CallError {
             _ => None,
         }
     }
+
+    /// The message of an API refusal, as the server wrote it.
+    pub fn message(&self) -> Option<&str> {
+        match &self.0 {
+            ClientError::Api { message, .. } => Some(message),
+            _ => None,
+        }
+    }
+
+    /// The answer arrived but was not what the call promises. The text of such an error may quote
+    /// the answer, so callers whose answers hold secrets must not show it.
+    pub fn is_decode(&self) -> bool {
+        matches!(self.0, ClientError::Decode(_))
+    }
 }
 
 impl Server {

@@ -18,11 +18,14 @@ use fleetrun_store::{FinishedInvocation, KeyKind, NodeFacts, Plugin, Registratio
 use object_store::{ObjectStoreExt, PutPayload};
 use std::time::Duration;
 
-fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    (status, Json(ErrorBody { code: code.into(), message: message.into() })).into_response()
+/// An agent API error: the body names the code, and so does `x-amzn-ErrorType`, where the shared client
+/// looks for it.
+pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    let header = [("x-amzn-errortype", code.to_string())];
+    (status, header, Json(ErrorBody { code: code.into(), message: message.into() })).into_response()
 }
 
-fn internal(e: impl std::fmt::Display) -> Response {
+pub(crate) fn internal(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "Agent API failure.");
     error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "internal error; see the server log")
 }
@@ -92,11 +95,11 @@ pub async fn register(State(state): State<AppState>, body: axum::body::Bytes) ->
     }
 }
 
-fn agent_of(principal: &Principal) -> Option<String> {
+pub(crate) fn agent_of(principal: &Principal) -> Option<String> {
     principal.instance_id().map(str::to_string)
 }
 
-fn not_an_agent() -> Response {
+pub(crate) fn not_an_agent() -> Response {
     error(StatusCode::FORBIDDEN, "AccessDenied", "only node keys may call the agent API")
 }
 

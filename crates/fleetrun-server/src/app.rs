@@ -13,6 +13,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub objects: Arc<dyn ObjectStore>,
     pub dispatch: Arc<Dispatch>,
+    /// The master keys of SecureString parameters.
+    pub keys: Arc<crate::master_keys::MasterKeys>,
 }
 
 /// Milliseconds since the Unix epoch.

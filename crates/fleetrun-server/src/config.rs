@@ -44,6 +44,10 @@ pub struct RawConfig {
     /// Finished commands (with their invocations and full output) are deleted this many seconds after
     /// they were sent; 0 keeps them forever. Default 2592000 (30 days, as SSM).
     pub command_retention_seconds: Option<u64>,
+    /// The master keys that seal SecureString parameters (JSON; created with mode 0600 and one random key
+    /// on first start; must not be readable by group or others). `FLEETRUN_MASTER_KEYS`, when set, holds
+    /// the same text instead. Every replica needs the same keys. Default `<data_dir>/master-keys.json`.
+    pub master_key_file: Option<PathBuf>,
 }
 
 /// The resolved configuration.
@@ -63,6 +67,7 @@ pub struct Config {
     pub lease: Duration,
     /// None: keep finished commands forever.
     pub command_retention: Option<Duration>,
+    pub master_key_file: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,9 +110,12 @@ impl RawConfig {
             return Err(ConfigError::Invalid("lease_seconds must be between 3 and 300".into()));
         }
         let retention = self.command_retention_seconds.unwrap_or(30 * 24 * 3600);
+        let data_dir = self.data_dir.unwrap_or_else(|| PathBuf::from("fleetrun-data"));
+        let master_key_file = self.master_key_file.unwrap_or_else(|| data_dir.join("master-keys.json"));
         Ok(Config {
             listen,
-            data_dir: self.data_dir.unwrap_or_else(|| PathBuf::from("fleetrun-data")),
+            data_dir,
+            master_key_file,
             public_url: public_url.trim_end_matches('/').to_string(),
             database_url: self.database_url,
             object_store_url: self.object_store_url,

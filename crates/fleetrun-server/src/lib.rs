@@ -6,12 +6,14 @@
 //! policy is `auth`: every route but enrolment and `/healthz` requires a valid SigV4 signature.
 
 pub mod agent_api;
+pub mod agent_secure;
 pub mod app;
 pub mod auth;
 pub mod bootstrap;
 pub mod config;
 pub mod dispatch;
 pub mod identity;
+pub mod master_keys;
 pub mod output;
 pub mod ssm;
 pub mod upkeep;
@@ -30,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", post(ssm_entry))
         .route(fleetrun_proto::PATH_POLL, post(agent_api::poll))
         .route(fleetrun_proto::PATH_COMPLETE, post(agent_api::complete))
+        .route(fleetrun_proto::PATH_SECURE_PARAMETERS, post(agent_secure::secure_parameters))
         .route(
             &format!("{}/{{command_id}}/{{step}}/{{stream}}", fleetrun_proto::PATH_OUTPUT),
             put(agent_api::upload_output),
@@ -53,7 +56,8 @@ async fn ssm_entry(
     ssm::handle(&state, &principal, &headers, &body.0).await
 }
 
-/// Opens the store and the object store named by the config.
+/// Opens the store, the object store and the master keys named by the config (and `FLEETRUN_MASTER_KEYS`,
+/// read here, once). Fails when the master keys are not the ones the database's secrets were sealed with.
 pub async fn open(config: Config) -> anyhow::Result<AppState> {
     std::fs::create_dir_all(&config.data_dir)?;
     restrict_dir(&config.data_dir)?;
@@ -61,7 +65,9 @@ pub async fn open(config: Config) -> anyhow::Result<AppState> {
     let objects = open_objects(&config)?;
     bootstrap::seed_documents(store.as_ref()).await?;
     bootstrap::ensure_admin_key(store.as_ref(), &config.data_dir).await?;
-    Ok(AppState { config: Arc::new(config), store, objects, dispatch: Default::default() })
+    let keys = master_keys::MasterKeys::load(&config, std::env::var(master_keys::ENV_MASTER_KEYS).ok())?;
+    keys.verify(store.as_ref()).await?;
+    Ok(AppState { config: Arc::new(config), store, objects, dispatch: Default::default(), keys: Arc::new(keys) })
 }
 
 fn restrict_dir(dir: &std::path::Path) -> std::io::Result<()> {

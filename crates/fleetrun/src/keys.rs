@@ -38,6 +38,55 @@ pub(crate) enum KeysCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Rotate a master key of SecureString parameters, with servers running: add a new version, re-wrap
+    /// every data key sealed under an older one, then retire the older versions.
+    RotateMaster {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        keys: KeyFileArgs,
+        /// The master key to rotate (default: the default key).
+        #[arg(long)]
+        key: Option<String>,
+        /// Only add the new version (step 1 of 2 when replicas have their own copies of the key file:
+        /// copy the file to every replica, then run again with --finish).
+        #[arg(long, conflicts_with = "finish")]
+        add_only: bool,
+        /// Only re-wrap onto the newest version already in the file and retire the older ones (step 2).
+        #[arg(long)]
+        finish: bool,
+    },
+    /// Add a named master key (usable as a SecureString's KeyId); `--default` makes it the default.
+    AddMaster {
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        keys: KeyFileArgs,
+        #[arg(long)]
+        default: bool,
+    },
+    /// List master keys and their versions (never the keys).
+    ListMasters {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        keys: KeyFileArgs,
+    },
+}
+
+/// Where the master keys are: the server's key file.
+#[derive(Args)]
+pub(crate) struct KeyFileArgs {
+    /// The server's master key file (default: `<data-dir>/master-keys.json`, as the server's default).
+    #[arg(long)]
+    key_file: Option<PathBuf>,
+}
+
+impl KeyFileArgs {
+    fn path(&self, store: &StoreArgs) -> PathBuf {
+        self.key_file.clone().unwrap_or_else(|| store.data_dir.join("master-keys.json"))
+    }
 }
 
 async fn open(args: &StoreArgs) -> anyhow::Result<Arc<dyn Store>> {
@@ -73,6 +122,55 @@ pub(crate) async fn run(command: KeysCommand) -> anyhow::Result<()> {
             let store = open(&store).await?;
             store.delete_access_key(&access_key_id).await?;
             println!("Deleted {access_key_id}.");
+        }
+        KeysCommand::RotateMaster { store: args, keys, key, add_only, finish } => {
+            use fleetrun_server::master_keys::{Phase, rotate};
+            let path = keys.path(&args);
+            let store = open(&args).await?;
+            let phase = if add_only {
+                Phase::Add
+            } else if finish {
+                Phase::Finish
+            } else {
+                Phase::All
+            };
+            let done = rotate(store.as_ref(), &path, key.as_deref(), phase).await?;
+            if phase == Phase::Add {
+                println!(
+                    "Added version {} of master key {}. Copy {} to every replica, then run again with --finish.",
+                    done.new_version,
+                    done.key_name,
+                    path.display()
+                );
+                return Ok(());
+            }
+            let retired: Vec<String> = done.retired.iter().map(u32::to_string).collect();
+            println!(
+                "Rotated master key {} to version {}: re-wrapped {} values; retired version(s) {}.",
+                done.key_name,
+                done.new_version,
+                done.rewrapped,
+                if retired.is_empty() { "none".to_string() } else { retired.join(", ") }
+            );
+        }
+        KeysCommand::AddMaster { name, store: args, keys, default } => {
+            let path = keys.path(&args);
+            let store = open(&args).await?;
+            let mut keyring = fleetrun_secrets::Keyring::load(&path)?;
+            keyring.add_key(&name)?;
+            if default {
+                keyring.set_default(&name)?;
+            }
+            store.put_master_key_check(&name, 1, &keyring.check_value(&name, 1)?).await?;
+            keyring.save(&path)?;
+            println!("Added master key {name}{}.", if default { " (now the default)" } else { "" });
+        }
+        KeysCommand::ListMasters { store: args, keys } => {
+            let keyring = fleetrun_secrets::Keyring::load(&keys.path(&args))?;
+            for (name, version) in keyring.versions() {
+                let default = if name == keyring.default_key_name() { "\tdefault" } else { "" };
+                println!("{name}\tversion {version}{default}");
+            }
         }
     }
     Ok(())

@@ -1,6 +1,6 @@
 //! `fleetrun`: one binary for the control plane (`server`), the node agent (`agent`), the embedded
 //! all-in-one (`dev`), key administration (`keys`) and the commands people use to run and inspect
-//! commands (`run`, `commands`, `invocations`, `output`, `nodes`).
+//! commands (`run`, `commands`, `invocations`, `output`, `nodes`) and Parameter Store (`params`).
 
 mod dev;
 mod keys;

@@ -1,8 +1,10 @@
 //! Prepares a step directory and spawns the step's wrapper process for [`super::start`].
 //!
 //! Everything here is synchronous: create the directory, write the script, open the output files,
-//! spawn `/bin/sh -c <WRAPPER> fleetrun-step <script> <exit_code>` in a new process group. It does
-//! not supervise the process afterwards; that is `Running::wait` and `adopt` in the parent module.
+//! spawn `/bin/sh -c <WRAPPER> fleetrun-step <script> <exit_code>` in a new process group. A step
+//! with secret environment values gets pipes instead of its output files, and the masking pumps
+//! (`pump.rs`) are started on them. It does not supervise the process afterwards; that is
+//! `Running::wait` and `adopt` in the parent module.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -13,6 +15,7 @@ use std::sync::{Mutex, PoisonError};
 
 use tokio::process::{Child, Command};
 
+use super::pump::Pumps;
 use super::{EXIT_CODE_FILE, RunSpec, RunnerError, SCRIPT_FILE, STDERR_FILE, STDOUT_FILE};
 
 /// The wrapper script. It is static text and reads the script and exit-code paths from its
@@ -37,6 +40,8 @@ pub(super) struct Spawned {
     pub(super) child: Child,
     /// Absolute path of the step directory.
     pub(super) dir: PathBuf,
+    /// The masking pumps, for a step with secret environment values.
+    pub(super) output: Option<Pumps>,
 }
 
 pub(super) fn spawn_step(spec: &RunSpec) -> Result<Spawned, RunnerError> {
@@ -50,16 +55,37 @@ pub(super) fn spawn_step(spec: &RunSpec) -> Result<Spawned, RunnerError> {
     command
         .current_dir(&spec.workdir)
         .envs(spec.env.iter().map(|(name, value)| (name, value)))
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr);
-    let child = command.spawn().map_err(RunnerError::Spawn)?;
+        // Secret values reach the script through its environment only: not argv (readable by every
+        // user in /proc/<pid>/cmdline), not a file. The copies `Command` makes are not zeroized.
+        .envs(spec.secret_env.iter().map(|(name, value)| (name, value.as_str())))
+        .stdin(Stdio::null());
+    // For a masked step the files go to the pumps instead, so nothing but masked bytes reaches them.
+    let files = if !spec.secret_env.is_empty() {
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        Some((stdout, stderr))
+    } else {
+        command.stdout(stdout).stderr(stderr);
+        None
+    };
+    let mut child = command.spawn().map_err(RunnerError::Spawn)?;
     let pid = child.id().and_then(|pid| i32::try_from(pid).ok());
     let Some(pid) = pid else {
         // Unreachable in practice: a just-spawned child is never reaped before we ask for its id.
         return Err(RunnerError::Spawn(io::Error::other("spawned wrapper has no pid")));
     };
-    Ok(Spawned { pid, child, dir })
+    let output = match (files, child.stdout.take(), child.stderr.take()) {
+        (Some((stdout, stderr)), Some(out_pipe), Some(err_pipe)) => {
+            let secrets = spec.secret_env.iter().map(|(_, value)| value.as_bytes());
+            Some(Pumps::start((out_pipe, stdout), (err_pipe, stderr), secrets))
+        }
+        (None, _, _) => None,
+        // Unreachable: both streams were configured as pipes. Without pumps nothing would drain them.
+        _ => {
+            let _ = child.start_kill();
+            return Err(RunnerError::Spawn(io::Error::other("the step's output pipes are missing")));
+        }
+    };
+    Ok(Spawned { pid, child, dir, output })
 }
 
 /// The wrapper invocation. Nothing user-controlled goes into the `-c` text: the paths are

@@ -18,6 +18,7 @@ use nix::unistd::{Pid, getpgrp};
 use tempfile::TempDir;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use zeroize::Zeroizing;
 
 use super::*;
 
@@ -70,9 +71,17 @@ impl Fixture {
             script: script.to_owned(),
             workdir,
             env: vec![("SSM_COMMAND_ID".to_owned(), "cmd-1".to_owned())],
+            secret_env: Vec::new(),
             timeout: Duration::from_secs(60),
         };
         Fixture { _tmp: tmp, spec }
+    }
+
+    /// A masked step: `secret` in `FLEETRUN_SECURE_1`.
+    fn masked(script: &str, secret: &str) -> Fixture {
+        let mut fixture = Fixture::new(script);
+        fixture.spec.secret_env.push(("FLEETRUN_SECURE_1".to_owned(), Zeroizing::new(secret.to_owned())));
+        fixture
     }
 
     /// Contents of a file in the step directory.
@@ -467,10 +476,138 @@ fn read_exit_code_parses_the_wrapper_file() {
 
 #[test]
 fn debug_of_run_spec_hides_env_values_and_script() {
-    let fixture = Fixture::new("echo secret-script\n");
+    let fixture = Fixture::masked("echo secret-script\n", "s3cr3t-value");
     let mut spec = fixture.spec.clone();
     spec.env.push(("AWS_SECRET_ACCESS_KEY".to_owned(), "hunter2".to_owned()));
     let debug = format!("{spec:?}");
-    assert!(debug.contains("AWS_SECRET_ACCESS_KEY"), "{debug}");
+    assert!(debug.contains("AWS_SECRET_ACCESS_KEY") && debug.contains("FLEETRUN_SECURE_1"), "{debug}");
     assert!(!debug.contains("hunter2") && !debug.contains("secret-script"), "{debug}");
+    assert!(!debug.contains("s3cr3t"), "{debug}");
+}
+
+// Masked steps: secret environment values, output through masking pumps.
+
+#[tokio::test]
+async fn masked_output_hides_a_secret_split_across_writes() {
+    let script = "printf 'x ab'; sleep 0.05; printf 'c y\\n'\n\
+                  printf 'ab' >&2; sleep 0.05; printf 'c' >&2; sleep 0.05; printf 'abd\\n' >&2\n\
+                  exit 3\n";
+    let fixture = Fixture::masked(script, "abc");
+    let running = fixture.start().await;
+    assert!(running.is_masked());
+    let outcome = bounded("step", running.wait(far_deadline(), CancellationToken::new(), GRACE)).await;
+    assert_eq!(outcome, Outcome::Exited { code: 3 });
+    assert_eq!(fixture.output(STDOUT_FILE), "x **** y\n");
+    assert_eq!(fixture.output(STDERR_FILE), "****abd\n");
+    assert_eq!(fixture.output(EXIT_CODE_FILE), "3\n");
+    assert_eq!(mode(&fixture.spec.dir.join(STDOUT_FILE)), 0o600);
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn masked_step_gets_its_secret_in_the_environment_and_nowhere_else() {
+    // The script copies its own and its wrapper's argv to the workdir (unmasked), prints the secret,
+    // and proves it saw the right value by printing a transformation of it.
+    let script = "tr '\\0' ' ' < /proc/$$/cmdline > argv\ntr '\\0' ' ' < /proc/$PPID/cmdline > wrapper-argv\n\
+                  echo \"$FLEETRUN_SECURE_1\"\necho \"$FLEETRUN_SECURE_1\" >&2\n\
+                  printf '%s\\n' \"$FLEETRUN_SECURE_1\" | tr 'a-z' 'A-Z'\n";
+    let secret = "s3cr3t-value with spaces";
+    let fixture = Fixture::masked(script, secret);
+    assert_eq!(fixture.run().await, Outcome::Exited { code: 0 });
+    assert_eq!(fixture.output(STDOUT_FILE), "****\nS3CR3T-VALUE WITH SPACES\n");
+    assert_eq!(fixture.output(STDERR_FILE), "****\n");
+    for file in [fixture.work("argv"), fixture.work("wrapper-argv")] {
+        let argv = std::fs::read_to_string(&file).expect("argv copy");
+        assert!(argv.contains("_script.sh") && !argv.contains("s3cr3t"), "{}: {argv}", file.display());
+    }
+    let on_disk = std::fs::read_to_string(fixture.spec.dir.join(SCRIPT_FILE)).expect("script");
+    assert!(!on_disk.contains("s3cr3t"));
+}
+
+#[tokio::test]
+async fn masked_step_passes_large_output_through_unchanged() {
+    let script = "head -c 1500000 /dev/zero | tr '\\0' a\nhead -c 1200000 /dev/zero | tr '\\0' b >&2\n";
+    let fixture = Fixture::masked(script, "not-in-the-output");
+    assert_eq!(fixture.run().await, Outcome::Exited { code: 0 });
+    let stdout = fixture.output(STDOUT_FILE);
+    let stderr = fixture.output(STDERR_FILE);
+    assert_eq!(stdout.len(), 1_500_000);
+    assert!(stdout.bytes().all(|b| b == b'a'));
+    assert_eq!(stderr.len(), 1_200_000);
+    assert!(stderr.bytes().all(|b| b == b'b'));
+}
+
+#[tokio::test]
+async fn masked_timeout_kills_the_whole_tree_and_the_output_ends() {
+    become_subreaper();
+    let script = format!("echo \"$FLEETRUN_SECURE_1 started\"\n{TREE_SCRIPT}");
+    let fixture = Fixture::masked(&script, "abc");
+    let running = fixture.start().await;
+    let guard = GroupGuard(running.pid);
+    let mut pids = wait_for_pids(&fixture.work("pids"), TREE_PID_LINES).await;
+    pids.insert(running.pid);
+    let deadline = Instant::now() + Duration::from_millis(200);
+    let outcome = bounded("step", running.wait(deadline, CancellationToken::new(), GRACE)).await;
+    assert_eq!(outcome, Outcome::TimedOut);
+    assert_all_gone(&pids).await;
+    assert_eq!(fixture.output(STDOUT_FILE), "**** started\n");
+    guard.defuse();
+}
+
+#[tokio::test]
+async fn masked_cancel_kills_the_whole_tree_and_the_output_ends() {
+    become_subreaper();
+    let fixture = Fixture::masked(TREE_SCRIPT, "abc");
+    let running = fixture.start().await;
+    let guard = GroupGuard(running.pid);
+    let mut pids = wait_for_pids(&fixture.work("pids"), TREE_PID_LINES).await;
+    pids.insert(running.pid);
+    let cancel = CancellationToken::new();
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        trigger.cancel();
+    });
+    let outcome = bounded("step", running.wait(far_deadline(), cancel, GRACE)).await;
+    assert_eq!(outcome, Outcome::Cancelled);
+    assert_all_gone(&pids).await;
+    guard.defuse();
+}
+
+#[tokio::test]
+async fn masked_wait_does_not_hang_on_a_background_child_holding_the_output() {
+    become_subreaper();
+    // The background child keeps stdout and stderr open long after the script exits.
+    let script = "echo \"before $FLEETRUN_SECURE_1\"\n(sleep 30; echo late) &\necho $! >> pids\nexit 4\n";
+    let fixture = Fixture::masked(script, "abc");
+    let running = fixture.start().await;
+    let guard = GroupGuard(running.pid);
+    let started = Instant::now();
+    let outcome = bounded("step", running.wait(far_deadline(), CancellationToken::new(), GRACE)).await;
+    let elapsed = started.elapsed();
+    assert_eq!(outcome, Outcome::Exited { code: 4 });
+    assert!(elapsed < pump::OUTPUT_DRAIN + Duration::from_secs(3), "took {elapsed:?}");
+    assert_eq!(fixture.output(STDOUT_FILE), "before ****\n");
+    let pids = wait_for_pids(&fixture.work("pids"), 1).await;
+    assert!(pids.iter().all(|&pid| kill(Pid::from_raw(pid), None).is_ok()), "the background child keeps running");
+    drop(guard);
+    assert_all_gone(&pids).await;
+}
+
+#[tokio::test]
+async fn abandon_stops_a_step_left_by_an_earlier_agent() {
+    become_subreaper();
+    let fixture = Fixture::masked("echo $$ >> pids\nsleep 1000 &\necho $! >> pids\nwait\n", "abc");
+    let running = fixture.start().await;
+    let guard = GroupGuard(running.pid);
+    let pid = running.pid;
+    let mut pids = wait_for_pids(&fixture.work("pids"), 2).await;
+    pids.insert(pid);
+    // Simulates the agent dying: the handle goes away without a wait.
+    drop(running);
+    assert!(bounded("abandon", abandon(pid, GRACE)).await, "a live step is stopped");
+    assert_all_gone(&pids).await;
+    assert!(!bounded("abandon", abandon(pid, GRACE)).await, "a gone step has nothing to stop");
+    assert!(!bounded("abandon", abandon(0, GRACE)).await);
+    guard.defuse();
 }

@@ -8,6 +8,10 @@ mod commands;
 mod documents;
 pub mod error;
 mod nodes;
+mod parameters;
+pub(crate) mod references;
+
+pub(crate) use parameters::find as find_parameter;
 mod send;
 mod wire;
 
@@ -42,10 +46,19 @@ pub enum Operation {
     DescribeActivations,
     DeleteActivation,
     DeregisterManagedInstance,
+    PutParameter,
+    GetParameter,
+    GetParameters,
+    GetParametersByPath,
+    DescribeParameters,
+    GetParameterHistory,
+    LabelParameterVersion,
+    DeleteParameter,
+    DeleteParameters,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 21] = [
+    pub const ALL: [Operation; 30] = [
         Self::SendCommand,
         Self::ListCommands,
         Self::ListCommandInvocations,
@@ -67,6 +80,15 @@ impl Operation {
         Self::DescribeActivations,
         Self::DeleteActivation,
         Self::DeregisterManagedInstance,
+        Self::PutParameter,
+        Self::GetParameter,
+        Self::GetParameters,
+        Self::GetParametersByPath,
+        Self::DescribeParameters,
+        Self::GetParameterHistory,
+        Self::LabelParameterVersion,
+        Self::DeleteParameter,
+        Self::DeleteParameters,
     ];
 
     pub fn name(self) -> &'static str {
@@ -92,6 +114,15 @@ impl Operation {
             Self::DescribeActivations => "DescribeActivations",
             Self::DeleteActivation => "DeleteActivation",
             Self::DeregisterManagedInstance => "DeregisterManagedInstance",
+            Self::PutParameter => "PutParameter",
+            Self::GetParameter => "GetParameter",
+            Self::GetParameters => "GetParameters",
+            Self::GetParametersByPath => "GetParametersByPath",
+            Self::DescribeParameters => "DescribeParameters",
+            Self::GetParameterHistory => "GetParameterHistory",
+            Self::LabelParameterVersion => "LabelParameterVersion",
+            Self::DeleteParameter => "DeleteParameter",
+            Self::DeleteParameters => "DeleteParameters",
         }
     }
 
@@ -170,6 +201,15 @@ async fn dispatch(
         Operation::DescribeActivations => nodes::describe_activations(state, input).await,
         Operation::DeleteActivation => nodes::delete_activation(state, input).await,
         Operation::DeregisterManagedInstance => nodes::deregister(state, input).await,
+        Operation::PutParameter => parameters::put_parameter(state, principal, input).await,
+        Operation::GetParameter => parameters::get_parameter(state, input).await,
+        Operation::GetParameters => parameters::get_parameters(state, input).await,
+        Operation::GetParametersByPath => parameters::get_parameters_by_path(state, input).await,
+        Operation::DescribeParameters => parameters::describe_parameters(state, input).await,
+        Operation::GetParameterHistory => parameters::get_parameter_history(state, input).await,
+        Operation::LabelParameterVersion => parameters::label_parameter_version(state, input).await,
+        Operation::DeleteParameter => parameters::delete_parameter(state, input).await,
+        Operation::DeleteParameters => parameters::delete_parameters(state, input).await,
     }
 }
 

@@ -160,8 +160,14 @@ async fn resource(state: &AppState, input: &TagsInput) -> Result<(String, String
     let exists = match rtype.as_str() {
         "ManagedInstance" => state.store.get_node(&rid).await?.is_some(),
         "Document" => state.store.get_document(&rid, fleetrun_store::VersionSelector::Default).await?.is_some(),
-        "MaintenanceWindow" | "Parameter" | "PatchBaseline" | "OpsItem" | "OpsMetadata" | "Automation"
-        | "Association" => {
+        "Parameter" => {
+            let key = fleetrun_core::parameter::storage_key(&rid).to_string();
+            if state.store.get_parameter(&key, fleetrun_store::ParamSelector::Latest).await?.is_none() {
+                return Err(SsmError::new("InvalidResourceId", format!("Parameter {rid} does not exist.")));
+            }
+            return Ok((rtype, key));
+        }
+        "MaintenanceWindow" | "PatchBaseline" | "OpsItem" | "OpsMetadata" | "Automation" | "Association" => {
             return Err(SsmError::new(
                 "InvalidResourceType",
                 format!("Tags on {rtype} resources are not supported by fleetrun yet."),

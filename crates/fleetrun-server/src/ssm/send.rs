@@ -79,10 +79,16 @@ pub(crate) async fn send_command(state: &AppState, input: Value) -> Result<Value
     let n = targets.len() as u32;
     let execution_timeout = execution_timeout(&params, &steps);
     let timeout_seconds = input.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS);
-    let assigned: Vec<AssignedStep> = steps
+    let mut assigned: Vec<AssignedStep> = steps
         .into_iter()
         .map(|s| AssignedStep { name: s.name, action: s.action, inputs: s.inputs, precondition: s.precondition })
         .collect();
+    let mut wire_params = serde_json::to_value(params.to_wire()).map_err(SsmError::internal)?;
+    {
+        let mut values: Vec<&mut Value> = vec![&mut wire_params];
+        values.extend(assigned.iter_mut().map(|s| &mut s.inputs));
+        super::references::resolve(state, &mut values).await?;
+    }
     let extra = json!({
         "NotificationConfig": input.notification_config.clone().unwrap_or_else(|| json!({"NotificationArn": "", "NotificationEvents": [], "NotificationType": ""})),
         "CloudWatchOutputConfig": input.cloud_watch_output_config.clone().unwrap_or_else(|| json!({"CloudWatchLogGroupName": "", "CloudWatchOutputEnabled": false})),
@@ -93,7 +99,7 @@ pub(crate) async fn send_command(state: &AppState, input: Value) -> Result<Value
         document_name: name,
         document_version: version.version.to_string(),
         comment: input.comment.clone().unwrap_or_default(),
-        parameters_json: serde_json::to_string(&params.to_wire()).map_err(SsmError::internal)?,
+        parameters_json: wire_params.to_string(),
         instance_ids_json: serde_json::to_string(&input.instance_ids.clone().unwrap_or_default())
             .map_err(SsmError::internal)?,
         targets_json: serde_json::to_string(&input.targets.clone().unwrap_or_default()).map_err(SsmError::internal)?,

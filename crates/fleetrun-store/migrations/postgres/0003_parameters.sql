@@ -1,8 +1,7 @@
 -- The Parameter Store, as SQLite's 0004: parameters, their versions (at most 100 each), labels on
 -- versions, and the master key check values a server compares its key against at start-up. Names are
 -- COLLATE "C" so that ORDER BY and the prefix ranges of listings compare bytewise, as SQLite does, and
--- the primary key indexes serve them. (0002 is another change's; sqlx applies migrations in version
--- order, gaps are fine.)
+-- the primary key indexes serve them.
 
 -- One row per parameter; writers lock it (FOR UPDATE) to read-decide-write latest_version.
 CREATE TABLE parameters (

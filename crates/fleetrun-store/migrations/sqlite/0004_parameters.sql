@@ -1,6 +1,5 @@
 -- The Parameter Store: parameters, their versions (at most 100 each), labels on versions, and the master
 -- key check values a server compares its key against at start-up. Times are epoch milliseconds.
--- (0003 is another change's; sqlx applies migrations in version order, gaps are fine.)
 
 -- One row per parameter; writers read-decide-write latest_version, so this row is what they serialize on.
 CREATE TABLE parameters (

@@ -1,4 +1,4 @@
-//! Commands for people: `run`, `commands list`, `invocations`, `output` and `nodes list`.
+//! Commands for people: `run`, `commands list`, `invocations`, `output`, `nodes list` and `params`.
 //!
 //! They talk to the server only through the SSM API (`fleetrun_client::SsmClient`, configured from the same
 //! `AWS_*` variables the aws CLI reads), so they work against any fleetrun server a person holds a key for.
@@ -11,6 +11,7 @@ mod groups;
 mod listing;
 mod output;
 mod parallel;
+mod params;
 mod render;
 mod report;
 mod run;
@@ -35,6 +36,9 @@ pub(crate) enum PeopleCommand {
     /// Managed nodes.
     #[command(subcommand)]
     Nodes(listing::NodesCommand),
+    /// Parameter Store: configuration values and secrets, by name.
+    #[command(subcommand)]
+    Params(params::ParamsCommand),
 }
 
 const RUN_EXAMPLES: &str = "\
@@ -52,6 +56,7 @@ pub(crate) enum Verdict {
     /// Every invocation succeeded (or the command only reads, like `commands list`).
     AllSucceeded,
     /// At least one target failed, timed out, was cancelled or never got the command.
+    /// For `params`: the server refused the request, or some names were not found or not valid labels.
     SomeFailed,
 }
 
@@ -70,6 +75,7 @@ pub(crate) async fn run(command: PeopleCommand) -> ExitCode {
         PeopleCommand::Invocations(args) => listing::invocations(args).await,
         PeopleCommand::Output(args) => output::run(args).await,
         PeopleCommand::Nodes(command) => listing::nodes(command).await,
+        PeopleCommand::Params(command) => params::run(command).await,
     };
     match result {
         Ok(Verdict::AllSucceeded) => ExitCode::SUCCESS,
