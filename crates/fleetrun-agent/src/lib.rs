@@ -5,6 +5,7 @@
 //! One loop ([`Agent::run`]) owns polling; each invocation runs on its own task and reports its own
 //! result. Scripts outlive an agent restart on purpose: the restarted agent re-attaches to them.
 
+pub mod download;
 pub mod execute;
 pub mod identity;
 pub mod journal;

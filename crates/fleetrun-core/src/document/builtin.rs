@@ -8,7 +8,8 @@
 
 use super::{Document, DocumentFormat, DocumentKind, parse_document};
 
-/// A built-in document. Its content is JSON, pretty-printed with a four-space indent.
+/// A built-in document. Its content is JSON, pretty-printed with a four-space indent; all but
+/// `AWS-RunShellScript` are kept as files next to this one (`builtin/<name>.json`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BuiltinDocument {
     pub name: &'static str,
@@ -36,8 +37,17 @@ pub fn builtin_document(name: &str) -> Option<&'static BuiltinDocument> {
     BUILTIN_DOCUMENTS.iter().find(|doc| doc.name == name)
 }
 
-static BUILTIN_DOCUMENTS: [BuiltinDocument; 1] =
-    [BuiltinDocument { name: "AWS-RunShellScript", content: AWS_RUN_SHELL_SCRIPT, kind: DocumentKind::Command }];
+static BUILTIN_DOCUMENTS: [BuiltinDocument; 5] = [
+    command("AWS-ApplyAnsiblePlaybooks", include_str!("builtin/AWS-ApplyAnsiblePlaybooks.json")),
+    command("AWS-RunDocument", include_str!("builtin/AWS-RunDocument.json")),
+    command("AWS-RunPowerShellScript", include_str!("builtin/AWS-RunPowerShellScript.json")),
+    command("AWS-RunRemoteScript", include_str!("builtin/AWS-RunRemoteScript.json")),
+    command("AWS-RunShellScript", AWS_RUN_SHELL_SCRIPT),
+];
+
+const fn command(name: &'static str, content: &'static str) -> BuiltinDocument {
+    BuiltinDocument { name, content, kind: DocumentKind::Command }
+}
 
 /// Like AWS's document, `executionTimeout` allows 1 to 172800 seconds and `commands` needs at
 /// least one line.

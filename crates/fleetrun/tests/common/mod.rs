@@ -131,6 +131,29 @@ impl Fleet {
         cli(command, self.dir.path())
     }
 
+    /// Like `fleetrun`, with `input` on stdin (for `--value-stdin`), bounded by the same timeout as a
+    /// wait. A file rather than a pipe, so no writer thread is needed.
+    #[track_caller]
+    pub(crate) fn fleetrun_with_stdin(&self, args: &[&str], input: &str) -> CliRun {
+        let file = || tempfile::NamedTempFile::new_in(self.dir.path()).expect("a temp file");
+        let (stdin, out, err) = (file(), file(), file());
+        std::fs::write(stdin.path(), input).expect("the stdin file is written");
+        let mut child = self
+            .command(args)
+            .stdin(stdin.reopen().expect("stdin file reopens"))
+            .stdout(out.reopen().expect("stdout file reopens"))
+            .stderr(err.reopen().expect("stderr file reopens"))
+            .spawn()
+            .expect("the fleetrun binary starts");
+        let status =
+            self.wait_for(&format!("fleetrun {args:?} to exit"), || child.try_wait().expect("waiting for fleetrun"));
+        CliRun {
+            code: status.code().unwrap_or(-1),
+            stdout: std::fs::read_to_string(out.path()).expect("stdout is UTF-8"),
+            stderr: std::fs::read_to_string(err.path()).expect("stderr is UTF-8"),
+        }
+    }
+
     /// The dev server's data directory (for `fleetrun keys`).
     pub(crate) fn data_dir(&self) -> PathBuf {
         self.dir.path().join("dev")
