@@ -3,44 +3,18 @@ S3 server as the store: the output lands in the bucket under the prefix and the 
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-
-import boto3
 import pytest
 
 from conftest import _harness
-from e2e_support import Retry, ServerCluster, base_env, signed_http, wait_for
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from e2e_support import ServerCluster, signed_http
+from sources import MotoS3
 
 
 @pytest.fixture
 def moto_s3(request):
-    port = _free_port()
-    h = _harness(request, None, "moto")
-    log = open(h.path("moto.log"), "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            env=base_env(h.mark), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    request.addfinalizer(lambda: (proc.kill(), proc.wait(), log.close()))
-    url = f"http://127.0.0.1:{port}"
-    s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="moto",
-                      aws_secret_access_key="moto")
-
-    def ready():
-        try:
-            return s3.list_buckets()
-        except Exception as e:  # not listening yet
-            raise Retry(str(e))
-
-    wait_for(ready, 30, "moto's S3 server to answer", lambda: h.path("moto.log").read_text())
-    s3.create_bucket(Bucket="fleetrun-output")
-    return url, s3
+    moto = MotoS3(_harness(request, None, "moto"))
+    moto.client.create_bucket(Bucket="fleetrun-output")
+    return moto.url, moto.client
 
 
 def test_output_goes_to_an_s3_bucket_and_is_served_back(request, fleetrun_bin, moto_s3):

@@ -13,6 +13,10 @@ use crate::journal::{CurrentStep, Entry, Journal};
 use crate::runner::{self, Outcome, RunSpec};
 use crate::secure;
 use crate::server::Server;
+
+mod download;
+mod run_document;
+mod s3_output;
 use fleetrun_core::document::{ScriptInputs, script_text};
 use fleetrun_core::output::{MAX_STDERR_CHARS, MAX_STDOUT_CHARS};
 use fleetrun_proto::{AssignedStep, StepResult, StepStatus};
@@ -30,6 +34,8 @@ pub struct Context {
     pub platform_type: String,
     pub kill_grace: Duration,
     pub max_output_bytes: u64,
+    /// How this node reaches download sources (`aws:downloadContent`).
+    pub download: crate::download::NodeConfig,
 }
 
 fn now_ms() -> i64 {
@@ -44,7 +50,15 @@ pub async fn run(ctx: &Context, mut entry: Entry, cancel: CancellationToken) -> 
     while !entry.finished() {
         let idx = entry.results.len();
         let step = entry.assignment.steps[idx].clone();
-        let result = run_step(ctx, &mut entry, idx, &step, &command_dir, &downloads, &cancel).await;
+        let mut result = run_step(ctx, &mut entry, idx, &step, &command_dir, &downloads, &cancel).await;
+        if let Some(target) = &entry.assignment.output_s3
+            && result.status != StepStatus::Skipped
+            && let Some(note) =
+                s3_output::upload(ctx, target, &entry.assignment.command_id, &step, &command_dir.join(idx.to_string()))
+                    .await
+        {
+            result.stderr_head.push_str(&note);
+        }
         let stop = matches!(result.status, StepStatus::TimedOut | StepStatus::Cancelled)
             || (result.status == StepStatus::Failed
                 && step.inputs.get("onFailure").and_then(|v| v.as_str()) == Some("exit"));
@@ -78,6 +92,7 @@ fn not_run(name: &str, status: StepStatus) -> StepResult {
         stderr_bytes: 0,
         stdout_head: String::new(),
         stderr_head: String::new(),
+        provenance: None,
     }
 }
 
@@ -113,9 +128,16 @@ async fn run_step(
     if cancel.is_cancelled() {
         return not_run(&step.name, StepStatus::Cancelled);
     }
-    if step.action != "aws:runShellScript" {
-        return failed_before_start(&step.name, format!("fleetrun's agent does not run {} steps yet.\n", step.action));
-    }
+    let dir = command_dir.join(idx.to_string());
+    let shell = match step.action.as_str() {
+        "aws:runShellScript" => Shell::Sh,
+        "aws:runPowerShellScript" => Shell::PowerShell,
+        "aws:downloadContent" => {
+            return download::run(ctx, &entry.assignment.command_id, idx, step, &dir, downloads).await;
+        }
+        "aws:runDocument" => return run_document_step(ctx, entry, idx, step, &dir, downloads, cancel).await,
+        other => return failed_before_start(&step.name, format!("fleetrun's agent does not run {other} steps yet.\n")),
+    };
     let inputs = match ScriptInputs::from_inputs(&step.inputs) {
         Ok(inputs) => inputs,
         Err(error) => {
@@ -125,7 +147,6 @@ async fn run_step(
     if let Err(message) = secure::check_working_directory(&inputs.working_directory) {
         return failed_before_start(&step.name, message);
     }
-    let dir = command_dir.join(idx.to_string());
     let command_id = &entry.assignment.command_id;
     let ending = match entry.current.filter(|c| c.idx == idx) {
         Some(current) if current.masked => abandon_masked(ctx, command_id, current).await,
@@ -137,7 +158,10 @@ async fn run_step(
         }
         None => {
             let workdir = working_directory(&inputs.working_directory, downloads);
-            let launch = Launch { idx, name: &step.name, inputs: &inputs, dir: dir.clone(), workdir };
+            if let Err(message) = shell.check_installed() {
+                return failed_before_start(&step.name, message);
+            }
+            let launch = Launch { idx, name: &step.name, inputs: &inputs, dir: dir.clone(), workdir, shell };
             match start_and_wait(ctx, entry, launch, cancel).await {
                 Ok(ending) => ending,
                 Err(not_started) => return not_started,
@@ -154,6 +178,57 @@ struct Launch<'a> {
     inputs: &'a ScriptInputs,
     dir: PathBuf,
     workdir: PathBuf,
+    shell: Shell,
+}
+
+/// Which interpreter runs a script step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shell {
+    /// `aws:runShellScript`: the script's own `#!` line, else `/bin/sh`.
+    Sh,
+    /// `aws:runPowerShellScript`: PowerShell 7 (`pwsh`).
+    PowerShell,
+}
+
+/// The first line of a PowerShell step's script: `env -S` splits it, and the kernel appends the
+/// script's path, so the step runs as `pwsh -NoProfile -NonInteractive -ExecutionPolicy Bypass -File
+/// <dir>/_script.ps1` (`#` starts a comment in PowerShell, so the line is harmless to it).
+pub(crate) const POWERSHELL_SHEBANG: &str =
+    "#!/usr/bin/env -S pwsh -NoProfile -NonInteractive -ExecutionPolicy Bypass -File";
+
+impl Shell {
+    /// The script as the runner writes it, with its secure references replaced, and its file name.
+    fn prepare(self, text: &str) -> (secure::Substituted, &'static str) {
+        match self {
+            Shell::Sh => (secure::substitute(text), runner::SCRIPT_FILE),
+            Shell::PowerShell => {
+                let mut substituted = secure::substitute_powershell(text);
+                substituted.script = format!("{POWERSHELL_SHEBANG}\n{}", substituted.script);
+                (substituted, runner::POWERSHELL_SCRIPT_FILE)
+            }
+        }
+    }
+
+    /// Refuses a PowerShell step on a node without `pwsh`, naming what to install.
+    fn check_installed(self) -> Result<(), String> {
+        match self {
+            Shell::Sh => Ok(()),
+            Shell::PowerShell if on_path("pwsh") => Ok(()),
+            Shell::PowerShell => Err("PowerShell (pwsh) is not installed on this node, so it cannot run \
+                 aws:runPowerShellScript steps; install PowerShell 7 (see https://aka.ms/install-powershell).\n"
+                .to_string()),
+        }
+    }
+}
+
+/// Whether `program` is an executable file in a directory of `PATH`.
+pub(crate) fn on_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(program)).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
 }
 
 /// Resolves the step's SecureString references, starts it, journals it and waits for its end. An
@@ -165,7 +240,7 @@ async fn start_and_wait(
     cancel: &CancellationToken,
 ) -> Result<Ending, StepResult> {
     let command_id = entry.assignment.command_id.clone();
-    let substituted = secure::substitute(&script_text(launch.inputs));
+    let (substituted, script_file) = launch.shell.prepare(&script_text(launch.inputs));
     let secret_env = if substituted.targets.is_empty() {
         Vec::new()
     } else {
@@ -196,6 +271,7 @@ async fn start_and_wait(
     let mut spec = RunSpec {
         dir: launch.dir,
         script: substituted.script,
+        script_file,
         workdir: launch.workdir,
         env: vec![
             ("SSM_COMMAND_ID".into(), command_id.clone()),
@@ -218,6 +294,46 @@ async fn start_and_wait(
     save(ctx, entry);
     let outcome = running.wait(instant_at(deadline_ms), cancel.clone(), ctx.kill_grace).await;
     Ok(Ending::of(outcome, started_ms))
+}
+
+/// An `aws:runDocument` step: the nested document's steps run as one step (see `run_document.rs`). It is
+/// journaled with no pid: after an agent restart it is reported Failed rather than run a second time.
+async fn run_document_step(
+    ctx: &Context,
+    entry: &mut Entry,
+    idx: usize,
+    step: &AssignedStep,
+    dir: &Path,
+    downloads: &Path,
+    cancel: &CancellationToken,
+) -> StepResult {
+    let command_id = entry.assignment.command_id.clone();
+    if let Some(current) = entry.current.filter(|c| c.idx == idx) {
+        let note = "\nThe agent restarted while this aws:runDocument step ran; its nested steps are not re-attached, \
+                    so the step is reported failed.\n";
+        let ending =
+            Ending { status: StepStatus::Failed, exit_code: -1, started_ms: current.started_ms, note: Some(note) };
+        return finish_step(ctx, &command_id, idx, &step.name, dir, ending).await;
+    }
+    let started_ms = now_ms();
+    let files = std::fs::create_dir_all(dir).and_then(|()| {
+        Ok((
+            std::fs::File::create(dir.join(runner::STDOUT_FILE))?,
+            std::fs::File::create(dir.join(runner::STDERR_FILE))?,
+        ))
+    });
+    let (stdout, stderr) = match files {
+        Ok(files) => files,
+        Err(error) => {
+            return failed_before_start(&step.name, format!("The step's directory could not be created: {error}\n"));
+        }
+    };
+    entry.current = Some(CurrentStep { idx, pid: 0, started_ms, deadline_ms: i64::MAX, masked: false });
+    save(ctx, entry);
+    let mut nest = run_document::Nest { ctx, command_id: &command_id, downloads, cancel, stdout, stderr };
+    let (status, exit_code) = run_document::run(&mut nest, &step.inputs, &dir.join("steps"), 0).await;
+    drop(nest);
+    finish_step(ctx, &command_id, idx, &step.name, dir, Ending { status, exit_code, started_ms, note: None }).await
 }
 
 /// A masked step cannot be re-attached after an agent restart: its output went through pipes into

@@ -112,7 +112,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let journal = Journal::open(dir.path()).unwrap();
         let entry = Entry {
-            assignment: Assignment { command_id: "c1".into(), document_name: "d".into(), steps: vec![] },
+            assignment: Assignment {
+                command_id: "c1".into(),
+                document_name: "d".into(),
+                steps: vec![],
+                output_s3: None,
+            },
             results: vec![],
             current: Some(CurrentStep { idx: 0, pid: 42, started_ms: 1, deadline_ms: 2, masked: true }),
         };

@@ -10,6 +10,7 @@ pub mod execute;
 pub mod identity;
 pub mod journal;
 pub mod runner;
+pub mod s3client;
 pub mod secure;
 pub mod server;
 
@@ -93,6 +94,7 @@ impl Agent {
             platform_type: identity::node_info().platform_type,
             kill_grace: config.kill_grace,
             max_output_bytes: config.max_output_bytes,
+            download: download::NodeConfig::from_env(),
         };
         let slots = Arc::new(Semaphore::new(config.max_concurrent.max(1)));
         Ok(Self { config, ctx, running: Default::default(), slots, slot_freed: Default::default() })

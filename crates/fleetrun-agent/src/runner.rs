@@ -48,6 +48,8 @@ pub const STDOUT_FILE: &str = "stdout";
 pub const STDERR_FILE: &str = "stderr";
 /// Name of the script file in the step directory, as the SSM agent names it.
 pub const SCRIPT_FILE: &str = "_script.sh";
+/// Name of a PowerShell step's script file (`pwsh -File` needs the `.ps1` extension).
+pub const POWERSHELL_SCRIPT_FILE: &str = "_script.ps1";
 
 /// How often [`adopt`] checks whether a step it does not own is still alive.
 const ADOPT_POLL: Duration = Duration::from_millis(100);
@@ -62,9 +64,11 @@ pub struct RunSpec {
     /// `_script.sh`, `stdout`, `stderr` and `exit_code`. A relative path is resolved against the
     /// agent's current directory.
     pub dir: PathBuf,
-    /// Full script text, written to `dir/_script.sh` with mode 0700. A `#!` first line picks the
+    /// Full script text, written to `dir/<script_file>` with mode 0700. A `#!` first line picks the
     /// interpreter; without one the script runs under `/bin/sh`.
     pub script: String,
+    /// The script's file name in `dir`: [`SCRIPT_FILE`] or [`POWERSHELL_SCRIPT_FILE`].
+    pub script_file: &'static str,
     /// Current directory of the script. It must exist: the runner refuses to start otherwise.
     pub workdir: PathBuf,
     /// Variables added to the agent's own environment for the script (for example

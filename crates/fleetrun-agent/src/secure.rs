@@ -68,8 +68,17 @@ pub fn variable_name(index: usize) -> String {
     format!("{VARIABLE_PREFIX}{}", index + 1)
 }
 
-/// Replaces every `{{ssm-secure:...}}` in `script` by `${FLEETRUN_SECURE_n}`; see the module docs.
+/// Replaces every `{{ssm-secure:...}}` in a shell `script` by `${FLEETRUN_SECURE_n}`; see the module docs.
 pub fn substitute(script: &str) -> Substituted {
+    substitute_with(script, |name| format!("${{{name}}}"))
+}
+
+/// Replaces every `{{ssm-secure:...}}` in a PowerShell `script` by `$env:FLEETRUN_SECURE_n`.
+pub fn substitute_powershell(script: &str) -> Substituted {
+    substitute_with(script, |name| format!("$env:{name}"))
+}
+
+fn substitute_with(script: &str, variable: impl Fn(&str) -> String) -> Substituted {
     let mut targets: Vec<String> = Vec::new();
     let replaced = replace_references(script, |reference| {
         if reference.kind != ReferenceKind::Secure {
@@ -82,7 +91,7 @@ pub fn substitute(script: &str) -> Substituted {
                 targets.len() - 1
             }
         };
-        Ok(format!("${{{}}}", variable_name(index)))
+        Ok(variable(&variable_name(index)))
     });
     let script = match replaced {
         Ok(script) => script,

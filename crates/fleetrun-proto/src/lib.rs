@@ -14,6 +14,9 @@ pub const PATH_POLL: &str = "/agent/v1/poll";
 pub const PATH_COMPLETE: &str = "/agent/v1/complete";
 /// `PUT {PATH_OUTPUT}/{command_id}/{step}/{stdout|stderr}` with the raw bytes as body.
 pub const PATH_OUTPUT: &str = "/agent/v1/output";
+/// `POST`: a document stored in fleetrun, for a step of a command in progress on this node that names it
+/// (`aws:downloadContent` with sourceType SSMDocument, `aws:runDocument` with documentType SSMDocument).
+pub const PATH_DOCUMENT: &str = "/agent/v1/document";
 /// `POST`: the plaintext of `{{ssm-secure:…}}` parameters an invocation in progress on this node references.
 pub const PATH_SECURE_PARAMETERS: &str = "/agent/v1/secure-parameters";
 
@@ -84,6 +87,33 @@ pub struct Assignment {
     pub command_id: String,
     pub document_name: String,
     pub steps: Vec<AssignedStep>,
+    /// SendCommand's `OutputS3BucketName`/`OutputS3KeyPrefix`: the agent also writes each step's
+    /// non-empty stdout/stderr there, with the node's own AWS credentials, in SSM's key layout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_s3: Option<OutputS3>,
+}
+
+/// Where a command's output goes in S3.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputS3 {
+    pub bucket: String,
+    /// May be empty.
+    pub key_prefix: String,
+    /// `OutputS3Region`; empty when not given.
+    #[serde(default)]
+    pub region: String,
+}
+
+impl OutputS3 {
+    /// SSM's key for one stream of one step: `<prefix>/<command>/<instance>/<plugin>/<step>/<stream>`,
+    /// colons removed from the plugin (the action) and step names (`0.aws:runShellScript` →
+    /// `0.awsrunShellScript`).
+    pub fn key(&self, command_id: &str, instance_id: &str, action: &str, step_name: &str, stream: &str) -> String {
+        let clean = |s: &str| s.replace(':', "");
+        let prefix = self.key_prefix.trim_matches('/');
+        let rest = format!("{command_id}/{instance_id}/{}/{}/{stream}", clean(action), clean(step_name));
+        if prefix.is_empty() { rest } else { format!("{prefix}/{rest}") }
+    }
 }
 
 /// One rendered document step.
@@ -122,6 +152,9 @@ pub struct StepResult {
     /// The first bytes of stdout/stderr (enough for SSM's inline views).
     pub stdout_head: String,
     pub stderr_head: String,
+    /// What the step fetched (`aws:downloadContent`): source, location, revision and every file's sha256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<serde_json::Value>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,6 +165,22 @@ pub enum StepStatus {
     Cancelled,
     /// The precondition did not match this node.
     Skipped,
+}
+
+/// Asks for a stored document by `name` or `name:version` (default version when none is given).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DocumentRequest {
+    pub command_id: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DocumentResponse {
+    pub name: String,
+    pub version: i64,
+    /// `JSON` or `YAML`.
+    pub format: String,
+    pub content: String,
 }
 
 /// Asks for the values of SecureString parameters referenced (`{{ssm-secure:name}}`) by one invocation that

@@ -165,7 +165,12 @@ async fn collect_work(state: &AppState, instance_id: &str, request: &PollRequest
         let steps: Vec<AssignedStep> =
             serde_json::from_str(&c.steps_json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         tracing::info!(command_id = %c.command_id, instance_id, "Invocation delivered.");
-        assignments.push(Assignment { command_id: c.command_id, document_name: c.document_name, steps });
+        let output_s3 = (!c.output_s3_bucket.is_empty()).then(|| OutputS3 {
+            bucket: c.output_s3_bucket.clone(),
+            key_prefix: c.output_s3_prefix.clone(),
+            region: output_s3_region(&c.extra_json),
+        });
+        assignments.push(Assignment { command_id: c.command_id, document_name: c.document_name, steps, output_s3 });
     }
     let cancel = state.store.cancels_for(instance_id).await?;
     // Cancels the agent cannot act on (it is not running them) are resolved here: the run is gone.
@@ -221,6 +226,7 @@ async fn fail_lost(
             stderr_head: note.into(),
             stdout_bytes: 0,
             stderr_bytes: note.len() as i64,
+            provenance_json: String::new(),
         };
         let lost = FinishedInvocation {
             finish: Finish::Failed,
@@ -313,6 +319,33 @@ pub async fn complete(
     }
 }
 
+/// SendCommand's `OutputS3Region`, kept with the command's extra members.
+pub(crate) fn output_s3_region(extra_json: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(extra_json)
+        .ok()
+        .and_then(|v| v.get("OutputS3Region").and_then(|r| r.as_str()).map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The most provenance kept per step; beyond it the file list is dropped and only its length kept.
+const MAX_PROVENANCE_BYTES: usize = 256 * 1024;
+
+/// A step's provenance as stored: JSON, bounded in size.
+fn provenance_json(provenance: Option<&serde_json::Value>) -> String {
+    let Some(value) = provenance else { return String::new() };
+    let text = value.to_string();
+    if text.len() <= MAX_PROVENANCE_BYTES {
+        return text;
+    }
+    let mut value = value.clone();
+    if let Some(object) = value.as_object_mut() {
+        let count = object.get("files").and_then(|f| f.as_array()).map_or(0, Vec::len);
+        object.insert("files".into(), serde_json::json!([]));
+        object.insert("files_omitted".into(), serde_json::json!(count));
+    }
+    value.to_string()
+}
+
 /// The name SSM shows for a step's plugin: the action for schema 1.2 steps (whose ids, like
 /// `0.aws:runShellScript`, contain a colon), the step name for 2.x.
 pub fn plugin_name(step: &AssignedStep) -> String {
@@ -341,6 +374,7 @@ fn finished_invocation(request: &CompleteRequest, instance_id: &str, steps: &[As
                 stderr_head: r.stderr_head.chars().take(MAX_STDERR_CHARS + 1).collect(),
                 stdout_bytes: r.stdout_bytes as i64,
                 stderr_bytes: r.stderr_bytes as i64,
+                provenance_json: provenance_json(r.provenance.as_ref()),
             }
         })
         .collect();

@@ -1,4 +1,6 @@
-//! `POST /agent/v1/secure-parameters`: the one place a SecureString's plaintext leaves the server.
+//! What a running step may fetch from the server besides its assignment: SecureString values and documents.
+//!
+//! `POST /agent/v1/secure-parameters` is the one place a SecureString's plaintext leaves the server.
 //!
 //! A node gets a value only while it holds an invocation of a command (InProgress on that node) whose
 //! steps reference that parameter as `{{ssm-secure:…}}`; anything else is refused. Values are opened
@@ -66,4 +68,61 @@ pub async fn secure_parameters(
     }
     tracing::info!(command_id = %request.command_id, instance_id, names = ?request.names, "SecureString values released to the node running the command.");
     (StatusCode::OK, Json(SecureParametersResponse { values })).into_response()
+}
+
+/// `POST /agent/v1/document`: a stored document, for a node running a command whose steps name it.
+pub async fn document(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(instance_id) = agent_of(&principal) else {
+        return not_an_agent();
+    };
+    let Ok(request) = serde_json::from_slice::<fleetrun_proto::DocumentRequest>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "InvalidRequest", "the body is not a document request");
+    };
+    let denied = |why: &str| error(StatusCode::FORBIDDEN, "AccessDenied", why.to_string());
+    match state.store.get_invocation(&request.command_id, &instance_id).await {
+        Ok(Some(inv)) if inv.state == InvocationState::InProgress => {}
+        Ok(_) => return denied("this node has no invocation of that command in progress"),
+        Err(e) => return internal(e),
+    }
+    let (name, version) = match request.name.split_once(':') {
+        Some((name, version)) => (name, Some(version)),
+        None => (request.name.as_str(), None),
+    };
+    let command = match state.store.get_command(&request.command_id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return denied("no such command"),
+        Err(e) => return internal(e),
+    };
+    // Document names have no quotes or backslashes, so finding one in the steps' JSON is finding it in a
+    // step input (directly, or inside a sourceInfo string).
+    if name.is_empty() || !command.steps_json.contains(name) {
+        return denied(&format!("the command's steps do not name the document {name}"));
+    }
+    let selector = match version {
+        None | Some("") | Some("$DEFAULT") => fleetrun_store::VersionSelector::Default,
+        Some("$LATEST") => fleetrun_store::VersionSelector::Latest,
+        Some(v) => match v.parse() {
+            Ok(n) => fleetrun_store::VersionSelector::Number(n),
+            Err(_) => fleetrun_store::VersionSelector::Named(v),
+        },
+    };
+    match state.store.get_document(name, selector).await {
+        Ok(Some(doc)) => {
+            let response = fleetrun_proto::DocumentResponse {
+                name: doc.name,
+                version: doc.version,
+                format: doc.format,
+                content: doc.content,
+            };
+            (StatusCode::OK, Json(response)).into_response()
+        }
+        Ok(None) => {
+            error(StatusCode::NOT_FOUND, "InvalidDocument", format!("document {} does not exist", request.name))
+        }
+        Err(e) => internal(e),
+    }
 }

@@ -33,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .route(fleetrun_proto::PATH_POLL, post(agent_api::poll))
         .route(fleetrun_proto::PATH_COMPLETE, post(agent_api::complete))
         .route(fleetrun_proto::PATH_SECURE_PARAMETERS, post(agent_secure::secure_parameters))
+        .route(fleetrun_proto::PATH_DOCUMENT, post(agent_secure::document))
         .route(
             &format!("{}/{{command_id}}/{{step}}/{{stream}}", fleetrun_proto::PATH_OUTPUT),
             put(agent_api::upload_output),

@@ -33,6 +33,34 @@ pub fn output_url(config: &Config, command_id: &str, instance_id: &str, step: i6
     format!("{}/output/{command_id}/{instance_id}/{step}/{stream}", config.public_url)
 }
 
+/// The `StandardOutputUrl`/`StandardErrorUrl` of a step as SSM shows it: the object in the command's
+/// `OutputS3BucketName` when it has one (SSM's key layout; the agent uploads it there), else this server's
+/// download endpoint. fleetrun keeps the full output either way (`fleetrun output` reads it from here).
+pub fn stream_url(
+    config: &Config,
+    command: &fleetrun_store::Command,
+    instance_id: &str,
+    step: i64,
+    stream: &str,
+) -> String {
+    if command.output_s3_bucket.is_empty() {
+        return output_url(config, &command.command_id, instance_id, step, stream);
+    }
+    let steps: Vec<fleetrun_proto::AssignedStep> = serde_json::from_str(&command.steps_json).unwrap_or_default();
+    let Some(assigned) = usize::try_from(step).ok().and_then(|i| steps.get(i)) else {
+        return output_url(config, &command.command_id, instance_id, step, stream);
+    };
+    let region = crate::agent_api::output_s3_region(&command.extra_json);
+    let region = if region.is_empty() { config.region.clone() } else { region };
+    let target = fleetrun_proto::OutputS3 {
+        bucket: command.output_s3_bucket.clone(),
+        key_prefix: command.output_s3_prefix.clone(),
+        region: region.clone(),
+    };
+    let key = target.key(&command.command_id, instance_id, &assigned.action, &assigned.name, stream);
+    format!("https://s3.{region}.amazonaws.com/{}/{key}", command.output_s3_bucket)
+}
+
 /// `GET /output/{command}/{instance}/{step}/{stream}`: the full output (admin keys only).
 pub async fn download(
     State(state): State<AppState>,

@@ -205,6 +205,7 @@ fn finished(command_id: &str, instance_id: &str, finish: Finish, code: i64) -> F
             stderr_head: String::new(),
             stdout_bytes: 3,
             stderr_bytes: 0,
+            provenance_json: r#"{"source_type":"S3"}"#.into(),
         }],
         now_ms: 3_000,
     }
@@ -251,6 +252,7 @@ async fn claim_finish_and_duplicates(store: &dyn Store) {
     assert_eq!((inv.state, inv.response_code), (S::Success, 0));
     let plugins = store.list_plugins("cmd-cf", "cf-0").await.unwrap();
     assert_eq!(plugins[0].stdout_head, "out");
+    assert_eq!(plugins[0].provenance_json, r#"{"source_type":"S3"}"#, "provenance is kept with the step");
     assert_eq!(store.get_command("cmd-cf").await.unwrap().unwrap().status, "Success");
     assert!(store.finish(&finished("cmd-cf", "nope", Finish::Success, 0)).await.is_err());
 }

@@ -253,6 +253,8 @@ pub struct Plugin {
     pub stderr_head: String,
     pub stdout_bytes: i64,
     pub stderr_bytes: i64,
+    /// What the step fetched, as JSON (`aws:downloadContent`); empty for other steps.
+    pub provenance_json: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -277,6 +279,10 @@ pub struct Claimed {
     pub command_id: String,
     pub document_name: String,
     pub steps_json: String,
+    /// SendCommand's `OutputS3BucketName` and `OutputS3KeyPrefix` (empty when not given).
+    pub output_s3_bucket: String,
+    pub output_s3_prefix: String,
+    pub extra_json: String,
 }
 
 /// The agent's report of how an invocation ended.

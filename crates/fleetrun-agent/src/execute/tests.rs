@@ -125,6 +125,7 @@ impl Fixture {
             platform_type: "Linux".into(),
             kill_grace: Duration::from_secs(2),
             max_output_bytes: 1 << 20,
+            download: crate::download::NodeConfig::default(),
         };
         Fixture { tmp, ctx }
     }
@@ -158,8 +159,12 @@ impl Fixture {
 fn entry(inputs: serde_json::Value) -> Entry {
     let step =
         AssignedStep { name: "runShellScript".into(), action: "aws:runShellScript".into(), inputs, precondition: None };
-    let assignment =
-        Assignment { command_id: "cmd-1".into(), document_name: "AWS-RunShellScript".into(), steps: vec![step] };
+    let assignment = Assignment {
+        command_id: "cmd-1".into(),
+        document_name: "AWS-RunShellScript".into(),
+        steps: vec![step],
+        output_s3: None,
+    };
     Entry { assignment, results: Vec::new(), current: None }
 }
 
@@ -282,6 +287,7 @@ async fn a_masked_step_found_after_a_restart_is_stopped_and_failed() {
     let spec = RunSpec {
         dir: fixture.step_dir(),
         script: "echo \"partial $FLEETRUN_SECURE_1\"\nsleep 1000\n".into(),
+        script_file: runner::SCRIPT_FILE,
         workdir: fixture.tmp.path().to_path_buf(),
         env: Vec::new(),
         secret_env: vec![("FLEETRUN_SECURE_1".into(), SECRET.to_owned().into())],

@@ -16,7 +16,7 @@ use std::sync::{Mutex, PoisonError};
 use tokio::process::{Child, Command};
 
 use super::pump::Pumps;
-use super::{EXIT_CODE_FILE, RunSpec, RunnerError, SCRIPT_FILE, STDERR_FILE, STDOUT_FILE};
+use super::{EXIT_CODE_FILE, RunSpec, RunnerError, STDERR_FILE, STDOUT_FILE};
 
 /// The wrapper script. It is static text and reads the script and exit-code paths from its
 /// positional parameters; nothing from a [`RunSpec`] is ever formatted into it.
@@ -48,7 +48,7 @@ pub(super) fn spawn_step(spec: &RunSpec) -> Result<Spawned, RunnerError> {
     check_workdir(&spec.workdir)?;
     let dir = prepare_dir(&spec.dir)?;
     let _guard = SCRIPT_EXEC_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
-    let script = write_script(&dir, &spec.script)?;
+    let script = write_script(&dir, spec.script_file, &spec.script)?;
     let stdout = open_output(&dir.join(STDOUT_FILE))?;
     let stderr = open_output(&dir.join(STDERR_FILE))?;
     let mut command = wrapper_command(&script, &dir.join(EXIT_CODE_FILE));
@@ -146,9 +146,9 @@ fn remove_if_present(path: &Path) -> Result<(), RunnerError> {
 /// Writes the script with mode 0700 through a temporary file and a rename, so that a script still
 /// being executed by an earlier run in the same directory is replaced rather than rewritten in
 /// place.
-fn write_script(dir: &Path, text: &str) -> Result<PathBuf, RunnerError> {
-    let path = dir.join(SCRIPT_FILE);
-    let temporary = dir.join("_script.sh.tmp");
+fn write_script(dir: &Path, name: &str, text: &str) -> Result<PathBuf, RunnerError> {
+    let path = dir.join(name);
+    let temporary = dir.join(format!("{name}.tmp"));
     let write = || -> io::Result<()> {
         let mut file = OpenOptions::new().write(true).create(true).truncate(true).mode(0o700).open(&temporary)?;
         file.set_permissions(fs::Permissions::from_mode(0o700))?;

@@ -69,6 +69,7 @@ impl Fixture {
         let spec = RunSpec {
             dir: tmp.path().join("orch/cmd-1/step"),
             script: script.to_owned(),
+            script_file: SCRIPT_FILE,
             workdir,
             env: vec![("SSM_COMMAND_ID".to_owned(), "cmd-1".to_owned())],
             secret_env: Vec::new(),

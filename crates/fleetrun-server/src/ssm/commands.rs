@@ -5,7 +5,7 @@ use super::error::SsmError;
 use super::send::check_instance_ids;
 use super::wire::{self, decode, epoch, iso};
 use crate::app::AppState;
-use crate::output::output_url;
+use crate::output::{output_url, stream_url};
 use fleetrun_core::output::{MAX_STDERR_CHARS, MAX_STDOUT_CHARS, head, plugin_output};
 use fleetrun_core::state::InvocationState;
 use fleetrun_store::{Command, CommandFilter, Invocation, InvocationFilter, Plugin};
@@ -50,7 +50,7 @@ fn plugin_json(state: &AppState, c: &Command, inv: &Invocation, p: &Plugin, deta
     let out = fleetrun_core::output::lossy(p.stdout_head.as_bytes());
     let err = fleetrun_core::output::lossy(p.stderr_head.as_bytes());
     let output = if details_limit > 0 { plugin_output(&out, &err) } else { String::new() };
-    json!({
+    let mut plugin = json!({
         "Name": p.name,
         "Status": status,
         "StatusDetails": details,
@@ -58,12 +58,26 @@ fn plugin_json(state: &AppState, c: &Command, inv: &Invocation, p: &Plugin, deta
         "ResponseStartDateTime": epoch(p.started_ms),
         "ResponseFinishDateTime": epoch(p.ended_ms),
         "Output": output,
-        "StandardOutputUrl": output_url(&state.config, &c.command_id, &inv.instance_id, p.idx, "stdout"),
-        "StandardErrorUrl": output_url(&state.config, &c.command_id, &inv.instance_id, p.idx, "stderr"),
+        "StandardOutputUrl": stream_url(&state.config, c, &inv.instance_id, p.idx, "stdout"),
+        "StandardErrorUrl": stream_url(&state.config, c, &inv.instance_id, p.idx, "stderr"),
+        // fleetrun extension: this server's copy, also when the SSM URLs point at OutputS3BucketName.
+        "FleetrunStandardOutputUrl": output_url(&state.config, &c.command_id, &inv.instance_id, p.idx, "stdout"),
+        "FleetrunStandardErrorUrl": output_url(&state.config, &c.command_id, &inv.instance_id, p.idx, "stderr"),
         "OutputS3Region": "",
         "OutputS3BucketName": c.output_s3_bucket,
         "OutputS3KeyPrefix": c.output_s3_prefix,
-    })
+    });
+    if let Some(provenance) = provenance(p) {
+        plugin["Provenance"] = provenance;
+    }
+    plugin
+}
+
+/// A fleetrun extension to SSM's shapes: what an `aws:downloadContent` step fetched (source, location,
+/// revision, every file's sha256). The AWS SDKs ignore members their model does not have, so SSM clients
+/// are unaffected; fleetrun's CLI and raw JSON clients read it.
+fn provenance(p: &Plugin) -> Option<Value> {
+    (!p.provenance_json.is_empty()).then(|| serde_json::from_str(&p.provenance_json).ok()).flatten()
 }
 
 fn plugin_status(p: &Plugin) -> (&'static str, &'static str) {
@@ -364,6 +378,8 @@ pub(crate) async fn get_command_invocation(state: &AppState, input: Value) -> Re
         None => (String::new(), trace_output(inv.state).to_string(), None),
     };
     let url =
+        |stream| url_idx.map(|i| stream_url(&state.config, &command, &instance_id, i, stream)).unwrap_or_default();
+    let own_url =
         |stream| url_idx.map(|i| output_url(&state.config, &command_id, &instance_id, i, stream)).unwrap_or_default();
     let (start, end) = plugin.map(|p| (p.started_ms, p.ended_ms)).unwrap_or((inv.started_ms, inv.ended_ms));
     let response_code = match (plugin, &input.plugin_name) {
@@ -371,7 +387,16 @@ pub(crate) async fn get_command_invocation(state: &AppState, input: Value) -> Re
         _ => inv.response_code,
     };
     let extra: Value = serde_json::from_str(&command.extra_json).unwrap_or_else(|_| json!({}));
-    Ok(json!({
+    let fetched: Vec<Value> = plugins
+        .iter()
+        .filter_map(|p| {
+            provenance(p).map(|mut v| {
+                v["PluginName"] = json!(p.name);
+                v
+            })
+        })
+        .collect();
+    let mut out_json = json!({
         "CommandId": command_id,
         "InstanceId": instance_id,
         "Comment": command.comment,
@@ -388,8 +413,14 @@ pub(crate) async fn get_command_invocation(state: &AppState, input: Value) -> Re
         "StandardOutputUrl": url("stdout"),
         "StandardErrorContent": err,
         "StandardErrorUrl": url("stderr"),
+        "FleetrunStandardOutputUrl": own_url("stdout"),
+        "FleetrunStandardErrorUrl": own_url("stderr"),
         "CloudWatchOutputConfig": extra.get("CloudWatchOutputConfig").cloned().unwrap_or(json!({})),
-    }))
+    });
+    if !fetched.is_empty() {
+        out_json["Provenance"] = json!(fetched);
+    }
+    Ok(out_json)
 }
 
 #[derive(Deserialize)]

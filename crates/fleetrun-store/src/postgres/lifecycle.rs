@@ -242,7 +242,7 @@ impl PgStore {
         // out. Commands that are Pending but were not locked above (released after that statement) wait
         // for the next poll, so this transaction never waits for a command lock while holding invocations.
         let rows = sqlx::query(
-            "SELECT i.command_id, c.document_name, c.steps_json FROM invocations i JOIN commands c ON c.command_id = i.command_id WHERE i.instance_id = $1 AND i.state = 'Queued' AND (c.status <> 'Pending' OR c.command_id = ANY($2)) ORDER BY c.seq, i.seq LIMIT $3 FOR UPDATE OF i SKIP LOCKED",
+            "SELECT i.command_id, c.document_name, c.steps_json, c.output_s3_bucket, c.output_s3_prefix, c.extra_json FROM invocations i JOIN commands c ON c.command_id = i.command_id WHERE i.instance_id = $1 AND i.state = 'Queued' AND (c.status <> 'Pending' OR c.command_id = ANY($2)) ORDER BY c.seq, i.seq LIMIT $3 FOR UPDATE OF i SKIP LOCKED",
         )
         .bind(instance_id)
         .bind(&locked)
@@ -256,6 +256,9 @@ impl PgStore {
                 command_id: r.get("command_id"),
                 document_name: r.get("document_name"),
                 steps_json: r.get("steps_json"),
+                output_s3_bucket: r.get("output_s3_bucket"),
+                output_s3_prefix: r.get("output_s3_prefix"),
+                extra_json: r.get("extra_json"),
             })
             .collect();
         if claimed.is_empty() {
@@ -321,8 +324,8 @@ impl PgStore {
             .map_err(db)?;
         for p in &r.plugins {
             sqlx::query(
-                "INSERT INTO plugins (command_id, instance_id, idx, name, action, status, response_code, started_ms, ended_ms, stdout_head, stderr_head, stdout_bytes, stderr_bytes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-                 ON CONFLICT (command_id, instance_id, idx) DO UPDATE SET name = EXCLUDED.name, action = EXCLUDED.action, status = EXCLUDED.status, response_code = EXCLUDED.response_code, started_ms = EXCLUDED.started_ms, ended_ms = EXCLUDED.ended_ms, stdout_head = EXCLUDED.stdout_head, stderr_head = EXCLUDED.stderr_head, stdout_bytes = EXCLUDED.stdout_bytes, stderr_bytes = EXCLUDED.stderr_bytes",
+                "INSERT INTO plugins (command_id, instance_id, idx, name, action, status, response_code, started_ms, ended_ms, stdout_head, stderr_head, stdout_bytes, stderr_bytes, provenance_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+                 ON CONFLICT (command_id, instance_id, idx) DO UPDATE SET name = EXCLUDED.name, action = EXCLUDED.action, status = EXCLUDED.status, response_code = EXCLUDED.response_code, started_ms = EXCLUDED.started_ms, ended_ms = EXCLUDED.ended_ms, stdout_head = EXCLUDED.stdout_head, stderr_head = EXCLUDED.stderr_head, stdout_bytes = EXCLUDED.stdout_bytes, stderr_bytes = EXCLUDED.stderr_bytes, provenance_json = EXCLUDED.provenance_json",
             )
             .bind(&r.command_id)
             .bind(&r.instance_id)
@@ -337,6 +340,7 @@ impl PgStore {
             .bind(text(&p.stderr_head))
             .bind(p.stdout_bytes)
             .bind(p.stderr_bytes)
+            .bind(text(&p.provenance_json))
             .execute(&mut *tx)
             .await
             .map_err(db)?;

@@ -67,6 +67,7 @@ fn plugin(row: &SqliteRow) -> Plugin {
         stderr_head: row.get("stderr_head"),
         stdout_bytes: row.get("stdout_bytes"),
         stderr_bytes: row.get("stderr_bytes"),
+        provenance_json: row.get("provenance_json"),
     }
 }
 

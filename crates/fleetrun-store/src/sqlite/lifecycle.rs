@@ -151,7 +151,7 @@ impl SqliteStore {
         let mut claimed = Vec::with_capacity(rows.len());
         for row in rows {
             let command_id: String = row.get("command_id");
-            let c = sqlx::query("SELECT document_name, steps_json FROM commands WHERE command_id = ?")
+            let c = sqlx::query("SELECT document_name, steps_json, output_s3_bucket, output_s3_prefix, extra_json FROM commands WHERE command_id = ?")
                 .bind(&command_id)
                 .fetch_one(&mut *tx)
                 .await
@@ -177,6 +177,9 @@ impl SqliteStore {
             claimed.push(Claimed {
                 document_name: c.get("document_name"),
                 steps_json: c.get("steps_json"),
+                output_s3_bucket: c.get("output_s3_bucket"),
+                output_s3_prefix: c.get("output_s3_prefix"),
+                extra_json: c.get("extra_json"),
                 command_id,
             });
         }
@@ -213,7 +216,7 @@ impl SqliteStore {
             .map_err(db)?;
         for p in &r.plugins {
             sqlx::query(
-                "INSERT OR REPLACE INTO plugins (command_id, instance_id, idx, name, action, status, response_code, started_ms, ended_ms, stdout_head, stderr_head, stdout_bytes, stderr_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO plugins (command_id, instance_id, idx, name, action, status, response_code, started_ms, ended_ms, stdout_head, stderr_head, stdout_bytes, stderr_bytes, provenance_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(&r.command_id)
             .bind(&r.instance_id)
@@ -228,6 +231,7 @@ impl SqliteStore {
             .bind(&p.stderr_head)
             .bind(p.stdout_bytes)
             .bind(p.stderr_bytes)
+            .bind(&p.provenance_json)
             .execute(&mut *tx)
             .await
             .map_err(db)?;

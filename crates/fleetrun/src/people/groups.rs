@@ -49,15 +49,20 @@ impl Invocation {
             .and_then(Value::as_i64)
             // SSM's -1 means "not started or not received", not an exit status.
             .filter(|code| *code >= 0);
-        let from_plugin = |member| plugin.map(|p| text(p, member)).unwrap_or_default();
+        let from_plugin = |member: &str| plugin.map(|p| text(p, member)).unwrap_or_default();
+        // fleetrun's own copy first: the SSM URLs may point at OutputS3BucketName.
+        let url_of = |which: &str| {
+            let own = from_plugin(&format!("FleetrunStandard{which}Url"));
+            if own.is_empty() { from_plugin(&format!("Standard{which}Url")) } else { own }
+        };
         Invocation {
             instance_id: text(value, "InstanceId"),
             status: text(value, "Status"),
             status_details: text(value, "StatusDetails"),
             exit_code,
             listing_output: from_plugin("Output"),
-            stdout_url: from_plugin("StandardOutputUrl"),
-            stderr_url: from_plugin("StandardErrorUrl"),
+            stdout_url: url_of("Output"),
+            stderr_url: url_of("Error"),
         }
     }
 
@@ -220,8 +225,12 @@ async fn full_output(client: &SsmClient, command_id: &str, instance_id: &str) ->
     let invocation =
         client.call("GetCommandInvocation", &json!({ "CommandId": command_id, "InstanceId": instance_id })).await?;
     let member = |name: &str| invocation.get(name).and_then(Value::as_str).unwrap_or_default();
-    let stdout = fetch::full_stream(client, member("StandardOutputContent"), member("StandardOutputUrl")).await?;
-    let stderr = fetch::full_stream(client, member("StandardErrorContent"), member("StandardErrorUrl")).await?;
+    let url = |stream: &str| {
+        let own = member(&format!("FleetrunStandard{stream}Url"));
+        if own.is_empty() { member(&format!("Standard{stream}Url")) } else { own }
+    };
+    let stdout = fetch::full_stream(client, member("StandardOutputContent"), url("Output")).await?;
+    let stderr = fetch::full_stream(client, member("StandardErrorContent"), url("Error")).await?;
     Ok((stdout, stderr))
 }
 

@@ -35,13 +35,15 @@ pub(super) async fn run(args: OutputArgs) -> anyhow::Result<Verdict> {
             args.instance_id
         );
     }
-    let (inline, url) = if args.stderr {
-        ("StandardErrorContent", "StandardErrorUrl")
+    let (inline, own, ssm) = if args.stderr {
+        ("StandardErrorContent", "FleetrunStandardErrorUrl", "StandardErrorUrl")
     } else {
-        ("StandardOutputContent", "StandardOutputUrl")
+        ("StandardOutputContent", "FleetrunStandardOutputUrl", "StandardOutputUrl")
     };
+    // fleetrun's own copy first: the SSM URL may point at the command's OutputS3BucketName.
+    let url = if text(&invocation, own).is_empty() { text(&invocation, ssm) } else { text(&invocation, own) };
     let mut out = BufWriter::new(std::io::stdout().lock());
-    match text(&invocation, url) {
+    match url {
         // No step ran, so nothing was stored; the inline content is all there is.
         "" => out.write_all(text(&invocation, inline).as_bytes())?,
         url => {
