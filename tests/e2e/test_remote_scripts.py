@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import subprocess
 import sys
 
 import pytest
@@ -100,6 +101,12 @@ def test_the_user_guides_github_python_example_verbatim(remote):
     files = {f["path"]: f["sha256"] for f in fetched["files"]}
     assert files == {"mainFile.py": hashlib.sha256(MAIN_PY.encode()).hexdigest(),
                      "helper.py": hashlib.sha256(HELPER_PY.encode()).hexdigest()}, files
+
+    # The same through fleetrun's CLI.
+    cli = subprocess.run([str(dev.h.binary), "provenance", command_id, dev.dev_instance_id], env=dev.cli_env(),
+                         capture_output=True, text=True, timeout=60)
+    assert cli.returncode == 0, cli.stderr
+    assert remote["second_commit"] in cli.stdout and files["mainFile.py"] in cli.stdout, cli.stdout
 
 
 def test_the_user_guides_s3_ruby_example_verbatim(request, fleetrun_bin):
@@ -254,3 +261,22 @@ def test_run_document_runs_a_stored_document_with_parameters(remote):
                        "documentParameters": [json.dumps({"who": "World; rm -rf /"})]}))
     inv = dev.wait_invocation(sent["Command"]["CommandId"], dev.dev_instance_id, timeout=60)
     assert inv["Status"] == "Failed" and "who" in inv["StandardErrorContent"], inv
+
+
+def test_apply_ansible_playbooks_document(remote):
+    """AWS-ApplyAnsiblePlaybooks: the playbook downloaded from S3 and applied to the node in check mode."""
+    if shutil.which("ansible-playbook") is None:
+        pytest.fail("ansible-playbook is missing: scripts/test installs ansible-core (tests/requirements.txt)")
+    dev = remote["dev"]
+    sent = dev.aws("ssm", "send-command", "--document-name", "AWS-ApplyAnsiblePlaybooks", "--instance-ids",
+                   dev.dev_instance_id, "--parameters", json.dumps({
+                       "SourceType": ["S3"],
+                       "SourceInfo": [json.dumps({"path": "https://s3.amazonaws.com/scripts/ansible/webserver.yml"})],
+                       "InstallDependencies": ["False"], "PlaybookFile": ["webserver.yml"], "Check": ["True"]}))
+    inv = dev.wait_invocation(sent["Command"]["CommandId"], dev.dev_instance_id, timeout=180)
+    assert inv["Status"] == "Success", inv
+    assert "hello from the playbook" in inv["StandardOutputContent"], inv
+
+    bad = dev.aws_error("ssm", "send-command", "--document-name", "AWS-ApplyAnsiblePlaybooks", "--instance-ids",
+                        dev.dev_instance_id, "--parameters", json.dumps({"PlaybookFile": ["x.yml; rm -rf /"]}))
+    assert bad.error_code == "InvalidParameters", bad.stderr

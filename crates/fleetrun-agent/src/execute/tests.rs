@@ -322,3 +322,57 @@ async fn a_masked_step_found_after_a_restart_is_stopped_and_failed() {
     assert!(server.secure_calls().is_empty());
     fixture.assert_nowhere_on_disk(SECRET);
 }
+
+#[test]
+fn a_powershell_step_runs_its_script_as_a_ps1_file_through_pwsh() {
+    let (prepared, file) = Shell::PowerShell.prepare("Write-Output \"{{ssm-secure:db/pw}}\"\nexit 3\n");
+    assert_eq!(file, runner::POWERSHELL_SCRIPT_FILE);
+    assert_eq!(
+        prepared.script,
+        "#!/usr/bin/env -S pwsh -NoProfile -NonInteractive -ExecutionPolicy Bypass -File\n\
+         Write-Output \"$env:FLEETRUN_SECURE_1\"\nexit 3\n"
+    );
+    assert_eq!(prepared.targets, ["db/pw"]);
+    let (shell, file) = Shell::Sh.prepare("echo \"{{ssm-secure:db/pw}}\"\n");
+    assert_eq!((shell.script.as_str(), file), ("echo \"${FLEETRUN_SECURE_1}\"\n", runner::SCRIPT_FILE));
+}
+
+/// A stand-in `pwsh` (a shell script that records its arguments) runs the step as the kernel would run the
+/// real one from the script's `#!` line; the real PowerShell cannot be installed where these tests run.
+#[tokio::test]
+async fn a_powershell_step_hands_its_script_to_pwsh_with_the_expected_arguments() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = FakeServer::start(Reply(500, "{}".into())).await;
+    let fixture = Fixture::new(&server);
+    let bin = fixture.tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    let fake = bin.join("pwsh");
+    std::fs::write(&fake, "#!/bin/sh\nprintf 'pwsh got:'; for a in \"$@\"; do printf ' [%s]' \"$a\"; done; echo\n")
+        .expect("fake pwsh");
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    // The step's environment comes from the agent's; PATH decides which pwsh `env` finds.
+    let spec = RunSpec {
+        dir: fixture.step_dir(),
+        script: Shell::PowerShell.prepare("Write-Output hi\n").0.script,
+        script_file: runner::POWERSHELL_SCRIPT_FILE,
+        workdir: fixture.tmp.path().to_path_buf(),
+        env: vec![("PATH".into(), path)],
+        secret_env: Vec::new(),
+        timeout: Duration::from_secs(30),
+    };
+    let running = runner::start(&spec).await.expect("start");
+    let outcome = running
+        .wait(tokio::time::Instant::now() + LIMIT, CancellationToken::new(), Duration::from_secs(1))
+        .await;
+    assert_eq!(outcome, runner::Outcome::Exited { code: 0 });
+    let stdout = std::fs::read_to_string(fixture.step_dir().join(runner::STDOUT_FILE)).expect("stdout");
+    let script = fixture.step_dir().join(runner::POWERSHELL_SCRIPT_FILE);
+    assert_eq!(
+        stdout,
+        format!(
+            "pwsh got: [-NoProfile] [-NonInteractive] [-ExecutionPolicy] [Bypass] [-File] [{}]\n",
+            script.display()
+        )
+    );
+}

@@ -1,4 +1,5 @@
-//! Commands for people: `run`, `commands list`, `invocations`, `output`, `nodes list` and `params`.
+//! Commands for people: `run`, `commands list`, `invocations`, `output`, `nodes list`, `params` and
+//! `provenance`.
 //!
 //! They talk to the server only through the SSM API (`fleetrun_client::SsmClient`, configured from the same
 //! `AWS_*` variables the aws CLI reads), so they work against any fleetrun server a person holds a key for.
@@ -12,6 +13,7 @@ mod listing;
 mod output;
 mod parallel;
 mod params;
+mod provenance;
 mod render;
 mod report;
 mod run;
@@ -39,6 +41,8 @@ pub(crate) enum PeopleCommand {
     /// Parameter Store: configuration values and secrets, by name.
     #[command(subcommand)]
     Params(params::ParamsCommand),
+    /// What an invocation downloaded: source, revision and the sha256 of every file.
+    Provenance(provenance::ProvenanceArgs),
 }
 
 const RUN_EXAMPLES: &str = "\
@@ -76,6 +80,7 @@ pub(crate) async fn run(command: PeopleCommand) -> ExitCode {
         PeopleCommand::Output(args) => output::run(args).await,
         PeopleCommand::Nodes(command) => listing::nodes(command).await,
         PeopleCommand::Params(command) => params::run(command).await,
+        PeopleCommand::Provenance(args) => provenance::run(args).await,
     };
     match result {
         Ok(Verdict::AllSucceeded) => ExitCode::SUCCESS,
