@@ -18,28 +18,42 @@ use fleetrun_core::state::InvocationState;
 use fleetrun_proto::{SecureParametersRequest, SecureParametersResponse, SecureValue};
 use fleetrun_store::StoredValue;
 
+/// The calling node and the command, when the node holds an invocation of it that is InProgress; else the
+/// refusal to send.
+async fn running_command(
+    state: &AppState,
+    principal: &Principal,
+    command_id: &str,
+) -> Result<(String, fleetrun_store::Command), Response> {
+    let Some(instance_id) = agent_of(principal) else {
+        return Err(not_an_agent());
+    };
+    let denied = |why: &str| error(StatusCode::FORBIDDEN, "AccessDenied", why.to_string());
+    match state.store.get_invocation(command_id, &instance_id).await {
+        Ok(Some(inv)) if inv.state == InvocationState::InProgress => {}
+        Ok(_) => return Err(denied("this node has no invocation of that command in progress")),
+        Err(e) => return Err(internal(e)),
+    }
+    match state.store.get_command(command_id).await {
+        Ok(Some(command)) => Ok((instance_id, command)),
+        Ok(None) => Err(denied("no such command")),
+        Err(e) => Err(internal(e)),
+    }
+}
+
 pub async fn secure_parameters(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     body: axum::body::Bytes,
 ) -> Response {
-    let Some(instance_id) = agent_of(&principal) else {
-        return not_an_agent();
-    };
     let Ok(request) = serde_json::from_slice::<SecureParametersRequest>(&body) else {
         return error(StatusCode::BAD_REQUEST, "InvalidRequest", "the body is not a secure-parameters request");
     };
-    let denied = |why: &str| error(StatusCode::FORBIDDEN, "AccessDenied", why.to_string());
-    match state.store.get_invocation(&request.command_id, &instance_id).await {
-        Ok(Some(inv)) if inv.state == InvocationState::InProgress => {}
-        Ok(_) => return denied("this node has no invocation of that command in progress"),
-        Err(e) => return internal(e),
-    }
-    let command = match state.store.get_command(&request.command_id).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return denied("no such command"),
-        Err(e) => return internal(e),
+    let (instance_id, command) = match running_command(&state, &principal, &request.command_id).await {
+        Ok(found) => found,
+        Err(refused) => return refused,
     };
+    let denied = |why: &str| error(StatusCode::FORBIDDEN, "AccessDenied", why.to_string());
     let steps: serde_json::Value = serde_json::from_str(&command.steps_json).unwrap_or_default();
     let referenced = secure_targets(&steps);
     if let Some(name) = request.names.iter().find(|n| !referenced.contains(*n)) {
@@ -76,26 +90,17 @@ pub async fn document(
     Extension(principal): Extension<Principal>,
     body: axum::body::Bytes,
 ) -> Response {
-    let Some(instance_id) = agent_of(&principal) else {
-        return not_an_agent();
-    };
     let Ok(request) = serde_json::from_slice::<fleetrun_proto::DocumentRequest>(&body) else {
         return error(StatusCode::BAD_REQUEST, "InvalidRequest", "the body is not a document request");
     };
+    let (_, command) = match running_command(&state, &principal, &request.command_id).await {
+        Ok(found) => found,
+        Err(refused) => return refused,
+    };
     let denied = |why: &str| error(StatusCode::FORBIDDEN, "AccessDenied", why.to_string());
-    match state.store.get_invocation(&request.command_id, &instance_id).await {
-        Ok(Some(inv)) if inv.state == InvocationState::InProgress => {}
-        Ok(_) => return denied("this node has no invocation of that command in progress"),
-        Err(e) => return internal(e),
-    }
     let (name, version) = match request.name.split_once(':') {
         Some((name, version)) => (name, Some(version)),
         None => (request.name.as_str(), None),
-    };
-    let command = match state.store.get_command(&request.command_id).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return denied("no such command"),
-        Err(e) => return internal(e),
     };
     // Document names have no quotes or backslashes, so finding one in the steps' JSON is finding it in a
     // step input (directly, or inside a sourceInfo string).

@@ -30,6 +30,18 @@ impl From<ParameterError> for SsmError {
     }
 }
 
+/// GetParameters' and DeleteParameters' `Names`: 1 to 10 of them.
+fn check_names(names: &[String]) -> Result<(), SsmError> {
+    if names.is_empty() || names.len() > 10 {
+        return Err(SsmError::validation(
+            "names",
+            format!("[{}]", names.join(", ")),
+            "Member must have length less than or equal to 10 and greater than or equal to 1",
+        ));
+    }
+    Ok(())
+}
+
 /// The type of a stored version (rows are written by this module, so an unknown type is corruption).
 fn param_type(v: &ParameterVersion) -> Result<ParameterType, SsmError> {
     ParameterType::parse(&v.param_type)

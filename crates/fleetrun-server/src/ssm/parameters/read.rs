@@ -2,7 +2,7 @@
 
 use super::super::error::SsmError;
 use super::super::wire::{self, decode};
-use super::{find, metadata_json, param_type, parameter_json, shown_value};
+use super::{check_names, find, metadata_json, param_type, parameter_json, shown_value};
 use crate::app::AppState;
 use base64::Engine;
 use fleetrun_core::parameter::{
@@ -35,13 +35,7 @@ pub(crate) async fn get_parameter(state: &AppState, input: Value) -> Result<Valu
 pub(crate) async fn get_parameters(state: &AppState, input: Value) -> Result<Value, SsmError> {
     let input: GetInput = decode(input)?;
     let names = input.names.unwrap_or_default();
-    if names.is_empty() || names.len() > 10 {
-        return Err(SsmError::validation(
-            "names",
-            format!("[{}]", names.join(", ")),
-            "Member must have length less than or equal to 10 and greater than or equal to 1",
-        ));
-    }
+    check_names(&names)?;
     let mut found = Vec::new();
     let mut invalid = Vec::new();
     for text in &names {

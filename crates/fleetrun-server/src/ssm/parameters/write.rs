@@ -2,7 +2,7 @@
 
 use super::super::documents::{TagInput, check_tags};
 use super::super::error::SsmError;
-use super::{DEFAULT_KEY_ID, find, param_type};
+use super::{DEFAULT_KEY_ID, check_names, find, param_type};
 use crate::app::{AppState, now_ms};
 use crate::auth::Principal;
 use fleetrun_core::parameter::{self as rules, DataType, ParameterType, Tier};
@@ -215,13 +215,7 @@ pub(crate) async fn delete_parameter(state: &AppState, input: Value) -> Result<V
 pub(crate) async fn delete_parameters(state: &AppState, input: Value) -> Result<Value, SsmError> {
     let input: DeleteInput = super::super::wire::decode(input)?;
     let names = input.names.unwrap_or_default();
-    if names.is_empty() || names.len() > 10 {
-        return Err(SsmError::validation(
-            "names",
-            format!("[{}]", names.join(", ")),
-            "Member must have length less than or equal to 10 and greater than or equal to 1",
-        ));
-    }
+    check_names(&names)?;
     let mut valid = Vec::new();
     let mut invalid = Vec::new();
     for name in &names {
