@@ -362,9 +362,8 @@ async fn a_powershell_step_hands_its_script_to_pwsh_with_the_expected_arguments(
         timeout: Duration::from_secs(30),
     };
     let running = runner::start(&spec).await.expect("start");
-    let outcome = running
-        .wait(tokio::time::Instant::now() + LIMIT, CancellationToken::new(), Duration::from_secs(1))
-        .await;
+    let outcome =
+        running.wait(tokio::time::Instant::now() + LIMIT, CancellationToken::new(), Duration::from_secs(1)).await;
     assert_eq!(outcome, runner::Outcome::Exited { code: 0 });
     let stdout = std::fs::read_to_string(fixture.step_dir().join(runner::STDOUT_FILE)).expect("stdout");
     let script = fixture.step_dir().join(runner::POWERSHELL_SCRIPT_FILE);
