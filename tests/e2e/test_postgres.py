@@ -94,6 +94,8 @@ def _two_replicas(request, fleetrun_bin, pg_database, label, poll_wait_seconds=2
     b.data_dir = h.path("server-b")
     b.data_dir.mkdir()
     shutil.copy(a.data_dir / "admin-credentials", b.data_dir / "admin-credentials")
+    # Every replica needs the same master keys (docs/DEPLOYMENT.md); a replica with other keys refuses to start.
+    shutil.copy(a.data_dir / "master-keys.json", b.data_dir / "master-keys.json")
     b.extra_args = shared
     b.activation_id, b.activation_code = a.activation_id, a.activation_code
     b.start()

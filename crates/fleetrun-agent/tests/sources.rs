@@ -1,8 +1,10 @@
 //! The `GitHub`, `Git` and `HTTP` sources of `aws:downloadContent` against a real local git host
 //! (`tests/fixtures/githost.py`: `git http-backend` behind Basic auth, a GitHub contents API answered from the
-//! same bare repositories, and plain files), plus one fake GitHub that lists a hostile entry.
+//! same bare repositories, and plain files), plus one fake GitHub that lists a hostile entry. The `Git` source
+//! over ssh runs against a fake `ssh` ([`FakeSsh`]) that checks the key file and serves a local bare repository.
 //!
-//! Needs `git` and `python3` on PATH; without them each test says so and passes.
+//! Needs `git` and `python3` on PATH (the ssh tests: `git` and `cmp`); without them each test says so and
+//! passes.
 
 use fleetrun_agent::download::{DownloadError, Downloaded, Limits, NodeConfig, Request, Sink, git, github, http};
 use serde_json::{Value, json};
@@ -81,34 +83,9 @@ impl GitHost {
         NodeConfig { github_api: self.base(), ..NodeConfig::default() }
     }
 
-    /// Creates `owner/name.git` with the commits of [`Repo`] and this tree on `main`:
-    /// `hello.sh`, `scripts/a.txt`, `scripts/nested/b.txt`, `scripts/link -> a.txt`,
-    /// `scripts/out -> ../../../../etc/passwd`.
+    /// Creates `owner/name.git`, served by the host (see [`create_repo`]).
     fn repo(&self, owner: &str, name: &str) -> Repo {
-        let bare = self.root.path().join(owner).join(format!("{name}.git"));
-        std::fs::create_dir_all(&bare).unwrap();
-        git(&bare, &["init", "--quiet", "--bare", "--initial-branch=main"]);
-        let work = tempfile::tempdir().unwrap();
-        let work = work.path();
-        git(work, &["init", "--quiet", "--initial-branch=main"]);
-        std::fs::create_dir_all(work.join("scripts/nested")).unwrap();
-        std::fs::write(work.join("hello.sh"), "v1\n").unwrap();
-        std::fs::write(work.join("scripts/a.txt"), "a\n").unwrap();
-        std::fs::write(work.join("scripts/nested/b.txt"), "b\n").unwrap();
-        std::os::unix::fs::symlink("a.txt", work.join("scripts/link")).unwrap();
-        std::os::unix::fs::symlink("../../../../etc/passwd", work.join("scripts/out")).unwrap();
-        git(work, &["add", "-A"]);
-        git(work, &["commit", "--quiet", "-m", "first"]);
-        let first = git(work, &["rev-parse", "HEAD"]);
-        std::fs::write(work.join("hello.sh"), "v2\n").unwrap();
-        git(work, &["commit", "--quiet", "-am", "second"]);
-        let main = git(work, &["rev-parse", "HEAD"]);
-        git(work, &["checkout", "--quiet", "-b", "dev"]);
-        std::fs::write(work.join("hello.sh"), "dev\n").unwrap();
-        git(work, &["commit", "--quiet", "-am", "dev"]);
-        let dev = git(work, &["rev-parse", "HEAD"]);
-        git(work, &["push", "--quiet", bare.to_str().unwrap(), "main", "dev"]);
-        Repo { first, main, dev }
+        create_repo(&self.root.path().join(owner).join(format!("{name}.git")))
     }
 
     fn mark(&self, owner: &str, name: &str, marker: &str) {
@@ -129,6 +106,35 @@ impl Drop for GitHost {
             eprintln!("--- githost.py log ---\n{log}");
         }
     }
+}
+
+/// Creates the bare repository `bare` (and its parents) with the commits of [`Repo`] and this tree on `main`:
+/// `hello.sh`, `scripts/a.txt`, `scripts/nested/b.txt`, `scripts/link -> a.txt`,
+/// `scripts/out -> ../../../../etc/passwd`.
+fn create_repo(bare: &Path) -> Repo {
+    std::fs::create_dir_all(bare).unwrap();
+    git(bare, &["init", "--quiet", "--bare", "--initial-branch=main"]);
+    let work = tempfile::tempdir().unwrap();
+    let work = work.path();
+    git(work, &["init", "--quiet", "--initial-branch=main"]);
+    std::fs::create_dir_all(work.join("scripts/nested")).unwrap();
+    std::fs::write(work.join("hello.sh"), "v1\n").unwrap();
+    std::fs::write(work.join("scripts/a.txt"), "a\n").unwrap();
+    std::fs::write(work.join("scripts/nested/b.txt"), "b\n").unwrap();
+    std::os::unix::fs::symlink("a.txt", work.join("scripts/link")).unwrap();
+    std::os::unix::fs::symlink("../../../../etc/passwd", work.join("scripts/out")).unwrap();
+    git(work, &["add", "-A"]);
+    git(work, &["commit", "--quiet", "-m", "first"]);
+    let first = git(work, &["rev-parse", "HEAD"]);
+    std::fs::write(work.join("hello.sh"), "v2\n").unwrap();
+    git(work, &["commit", "--quiet", "-am", "second"]);
+    let main = git(work, &["rev-parse", "HEAD"]);
+    git(work, &["checkout", "--quiet", "-b", "dev"]);
+    std::fs::write(work.join("hello.sh"), "dev\n").unwrap();
+    git(work, &["commit", "--quiet", "-am", "dev"]);
+    let dev = git(work, &["rev-parse", "HEAD"]);
+    git(work, &["push", "--quiet", bare.to_str().unwrap(), "main", "dev"]);
+    Repo { first, main, dev }
 }
 
 /// Runs git for the fixture (not the code under test), without the machine's configuration.
@@ -519,6 +525,252 @@ async fn git_missing_or_unsafe_inputs_are_refused() {
     let info = json!({"repository": "https://example.com/a.git", "privateSSHKey": "key"});
     let fetched = fetch(Source::Git(Path::new("git")), &config, info, &[]).await;
     assert!(fetched.error().contains("privateSSHKey applies to ssh repositories"), "{}", fetched.error());
+}
+
+// --- Git over ssh -------------------------------------------------------------------------------------------
+
+const SSH_KEY_REF: &str = "{{ssm-secure:deploy-key}}";
+/// A made-up key: the fake ssh compares its text and never parses it.
+const SSH_KEY: &str =
+    "-----BEGIN OPENSSH PRIVATE KEY-----\nZmxlZXRydW4tdGVzdC1rZXktOWM0ZTJhN2I=\n-----END OPENSSH PRIVATE KEY-----\n";
+/// The line of [`SSH_KEY`] that only it holds, looked for where the key must not be.
+const SSH_KEY_BODY: &str = "ZmxlZXRydW4tdGVzdC1rZXktOWM0ZTJhN2I=";
+
+/// A stand-in for an ssh server, there being no sshd here. `bin/git` runs the real git with `bin` first on
+/// PATH (the code under test passes its PATH on to git, and names `ssh` in `GIT_SSH_COMMAND`), so git runs
+/// `bin/ssh`: a script that logs its argv and what it sees of the `-i` key file, refuses (exit 255,
+/// "Permission denied (publickey)", as ssh does) a call for another host, without a key, or with a key other
+/// than [`SSH_KEY`], and otherwise runs the remote command (`git-upload-pack '<path>'`) itself, in `root`,
+/// so that `git@fake-host:acme/tools.git` and `ssh://git@fake-host/<root>/acme/tools.git` both name
+/// `root/acme/tools.git`.
+struct FakeSsh {
+    dir: TempDir,
+    root: TempDir,
+    repo: Repo,
+}
+
+/// One run of the fake ssh, from its log.
+#[derive(Debug, Default)]
+struct SshCall {
+    argv: Vec<String>,
+    /// The file after `-i`.
+    key_file: Option<PathBuf>,
+    /// Its mode as `ls -l` shows it.
+    key_mode: Option<String>,
+    /// Whether it held exactly [`SSH_KEY`].
+    key_matches: bool,
+}
+
+impl SshCall {
+    /// Whether argv holds `-o option`.
+    fn has_option(&self, option: &str) -> bool {
+        self.argv.windows(2).any(|pair| pair[0] == "-o" && pair[1] == option)
+    }
+}
+
+impl FakeSsh {
+    /// None (after saying why) when git or cmp is missing.
+    fn start() -> Option<Self> {
+        let found = |program: &str| {
+            let output = Command::new("sh").arg("-c").arg(format!("command -v {program}")).output().unwrap();
+            output.status.success().then(|| String::from_utf8(output.stdout).unwrap().trim().to_string())
+        };
+        let (Some(real_git), Some(_)) = (found("git"), found("cmp")) else {
+            eprintln!("skipped: git or cmp is not installed");
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let repo = create_repo(&root.path().join("acme/tools.git"));
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        std::fs::write(dir.path().join("expected-key"), SSH_KEY).unwrap();
+        let quoted = |path: &Path| format!("'{}'", path.display().to_string().replace('\'', r"'\''"));
+        let log = quoted(&dir.path().join("log"));
+        let git = format!(
+            "#!/bin/sh\nprintf 'git: %s\\n' \"$*\" >> {log}\nPATH={bin}:\"$PATH\" exec {real_git} \"$@\"\n",
+            bin = quoted(&bin),
+            real_git = quoted(Path::new(&real_git)),
+        );
+        let ssh = format!(
+            r#"#!/bin/sh
+# The fake ssh of fleetrun's tests/sources.rs: logs, checks the key, then plays the server.
+log={log}
+deny() {{ echo "$1" >&2; exit 255; }}
+echo 'ssh-call' >> "$log"
+for arg; do printf 'arg: %s\n' "$arg" >> "$log"; done
+key=''; previous=''; host=''; command=''
+for arg; do
+  if [ "$previous" = -i ]; then key=$arg; fi
+  previous=$arg; host=$command; command=$arg
+done
+[ "$host" = git@fake-host ] || deny "ssh: Could not resolve hostname $host: Name or service not known"
+[ -n "$key" ] || deny 'git@fake-host: Permission denied (publickey).'
+printf 'key-file: %s\nkey-mode: %s\n' "$key" "$(ls -ln -- "$key" | cut -c1-10)" >> "$log"
+cmp -s -- "$key" {expected} || deny 'git@fake-host: Permission denied (publickey).'
+echo 'key-matches' >> "$log"
+cd {root} || exit 255
+exec sh -c "$command"
+"#,
+            expected = quoted(&dir.path().join("expected-key")),
+            root = quoted(root.path()),
+        );
+        for (name, script) in [("git", git), ("ssh", ssh)] {
+            std::fs::write(bin.join(name), script).unwrap();
+            std::fs::set_permissions(bin.join(name), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        }
+        Some(Self { dir, root, repo })
+    }
+
+    fn git(&self) -> PathBuf {
+        self.dir.path().join("bin/git")
+    }
+
+    /// `ssh://git@fake-host/<root>/acme/tools.git`.
+    fn url(&self) -> String {
+        format!("ssh://git@fake-host{}/acme/tools.git", self.root.path().display())
+    }
+
+    /// Downloads with `sourceInfo` `info` and `secrets`, and takes the log of what git and ssh did.
+    async fn fetch(&self, info: Value, secrets: &[(&str, &str)]) -> (Fetched, String, Vec<SshCall>) {
+        let fetched = fetch(Source::Git(&self.git()), &NodeConfig::default(), info, secrets).await;
+        let log_path = self.dir.path().join("log");
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let _ = std::fs::remove_file(&log_path); // absent when git never ran
+        let mut calls: Vec<SshCall> = Vec::new();
+        for line in log.lines() {
+            if line == "ssh-call" {
+                calls.push(SshCall::default());
+                continue;
+            }
+            let Some(call) = calls.last_mut() else { continue };
+            if let Some(arg) = line.strip_prefix("arg: ") {
+                call.argv.push(arg.into());
+            } else if let Some(path) = line.strip_prefix("key-file: ") {
+                call.key_file = Some(path.into());
+            } else if let Some(mode) = line.strip_prefix("key-mode: ") {
+                call.key_mode = Some(mode.into());
+            } else if line == "key-matches" {
+                call.key_matches = true;
+            }
+        }
+        (fetched, log, calls)
+    }
+}
+
+/// What every ssh run with [`SSH_KEY`] must show: the key in a 0600 file, offered alone, never in argv, and
+/// the file gone once the download is over.
+#[track_caller]
+fn assert_key_handled(calls: &[SshCall], log: &str) {
+    assert!(!calls.is_empty(), "git never ran ssh: {log}");
+    for call in calls {
+        let key_file = call.key_file.as_deref().unwrap_or_else(|| panic!("no -i in {call:?}"));
+        assert_eq!(key_file.file_name().unwrap(), "ssh-key", "{call:?}");
+        assert!(key_file.is_absolute(), "{call:?}");
+        assert_eq!(call.key_mode.as_deref(), Some("-rw-------"), "{call:?}");
+        assert!(call.has_option("IdentitiesOnly=yes"), "{call:?}");
+        assert!(call.has_option("BatchMode=yes"), "{call:?}");
+        assert!(!key_file.exists(), "the key file {} outlives the download", key_file.display());
+        assert!(!key_file.parent().unwrap().exists(), "the temporary directory is removed");
+    }
+    assert!(!log.contains(SSH_KEY_BODY), "the key is in git's or ssh's argv: {log}");
+}
+
+#[tokio::test]
+async fn git_clones_over_ssh_with_the_private_key() {
+    let Some(ssh) = FakeSsh::start() else { return };
+    for repository in [ssh.url(), "git@fake-host:acme/tools.git".into()] {
+        let info = json!({"repository": repository, "privateSSHKey": SSH_KEY_REF});
+        let (fetched, log, calls) = ssh.fetch(info, &[(SSH_KEY_REF, SSH_KEY)]).await;
+        let downloaded = fetched.ok();
+        assert_eq!(downloaded.revision.as_deref(), Some(ssh.repo.main.as_str()), "{repository}");
+        assert_eq!(downloaded.location, repository);
+        assert_eq!(fetched.paths(), ["hello.sh", "scripts/a.txt", "scripts/link", "scripts/nested/b.txt"]);
+        assert_eq!(fetched.read("hello.sh"), "v2\n");
+        assert_eq!(fetched.read("scripts/nested/b.txt"), "b\n");
+        assert!(!fetched.exists(".git"));
+        assert!(calls.iter().all(|call| call.key_matches), "{calls:?}");
+        assert!(calls.iter().all(|call| call.argv.last().unwrap().starts_with("git-upload-pack ")), "{calls:?}");
+        assert_key_handled(&calls, &log);
+    }
+
+    // A branch, and a commit (fetched by SHA into an empty repository rather than cloned).
+    let cases = [
+        ("branch:dev".to_string(), "dev\n", &ssh.repo.dev),
+        (format!("commitID:{}", ssh.repo.first), "v1\n", &ssh.repo.first),
+    ];
+    for (get_options, content, commit) in cases {
+        let info = json!({"repository": ssh.url(), "privateSSHKey": SSH_KEY_REF, "getOptions": get_options});
+        let (fetched, log, calls) = ssh.fetch(info, &[(SSH_KEY_REF, SSH_KEY)]).await;
+        assert_eq!(fetched.read("hello.sh"), content, "{get_options}");
+        assert_eq!(fetched.ok().revision.as_deref(), Some(commit.as_str()), "{get_options}");
+        assert_key_handled(&calls, &log);
+    }
+}
+
+#[tokio::test]
+async fn git_over_ssh_skip_host_key_checking_sets_strict_host_key_checking() {
+    let Some(ssh) = FakeSsh::start() else { return };
+    // false (and absent, as SSM's default): the host key must be known; true: any host key is taken and
+    // none is recorded.
+    let cases = [
+        (json!(false), false),
+        (json!("false"), false),
+        (Value::Null, false),
+        (json!(true), true),
+        (json!("true"), true),
+    ];
+    for (skip, skipped) in cases {
+        let mut info = json!({"repository": ssh.url(), "privateSSHKey": SSH_KEY_REF});
+        if !skip.is_null() {
+            info["skipHostKeyChecking"] = skip.clone();
+        }
+        let (fetched, log, calls) = ssh.fetch(info, &[(SSH_KEY_REF, SSH_KEY)]).await;
+        assert_eq!(fetched.read("hello.sh"), "v2\n", "{skip}");
+        assert_key_handled(&calls, &log);
+        for call in &calls {
+            assert_eq!(call.has_option("StrictHostKeyChecking=no"), skipped, "{skip}: {call:?}");
+            assert_eq!(call.has_option("UserKnownHostsFile=/dev/null"), skipped, "{skip}: {call:?}");
+            assert_eq!(call.has_option("StrictHostKeyChecking=yes"), !skipped, "{skip}: {call:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn git_over_ssh_wrong_key_is_explained_without_the_key() {
+    let Some(ssh) = FakeSsh::start() else { return };
+    let wrong_body = "d3Jvbmcta2V5LTRiOGQxZTZm";
+    let wrong = format!("-----BEGIN OPENSSH PRIVATE KEY-----\n{wrong_body}\n-----END OPENSSH PRIVATE KEY-----\n");
+    let repository = "git@fake-host:acme/tools.git";
+    let info = json!({"repository": repository, "privateSSHKey": SSH_KEY_REF});
+    let (fetched, log, calls) = ssh.fetch(info, &[(SSH_KEY_REF, &wrong)]).await;
+    let error = fetched.error();
+    assert!(matches!(fetched.result, Err(DownloadError::Source(_))), "{error}");
+    assert!(
+        error.starts_with(&format!(
+            "git could not fetch the default branch of {repository} (the server refused the SSH key: check \
+             privateSSHKey): "
+        )),
+        "{error}"
+    );
+    assert!(error.contains("git@fake-host: Permission denied (publickey)."), "{error}");
+    assert!(!error.contains(wrong_body) && !error.contains("PRIVATE KEY"), "{error}");
+    assert!(!log.contains(wrong_body), "the key is in git's or ssh's argv: {log}");
+    assert_eq!(calls.len(), 1, "{log}");
+    let call = &calls[0];
+    assert!(!call.key_matches);
+    assert_eq!(call.key_mode.as_deref(), Some("-rw-------"), "{call:?}");
+    let key_file = call.key_file.as_deref().unwrap();
+    assert!(!key_file.exists(), "the key file {} outlives the failed download", key_file.display());
+    assert!(!fetched.dest().join("hello.sh").exists());
+
+    // No key: ssh is still confined to batch mode and host key checking, and offers no identity file of ours.
+    let info = json!({"repository": repository});
+    let (fetched, _, calls) = ssh.fetch(info, &[]).await;
+    assert!(fetched.error().contains("(the server refused the SSH key: check privateSSHKey)"), "{}", fetched.error());
+    assert_eq!(calls.len(), 1);
+    assert!(calls[0].has_option("BatchMode=yes") && calls[0].has_option("StrictHostKeyChecking=yes"), "{calls:?}");
+    assert!(!calls[0].argv.iter().any(|arg| arg == "-i") && !calls[0].has_option("IdentitiesOnly=yes"));
 }
 
 // --- HTTP ---------------------------------------------------------------------------------------------------
