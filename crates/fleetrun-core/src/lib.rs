@@ -4,6 +4,7 @@
 //! Callers pass in "now" and ids; the store and the server own persistence and time.
 //! Wire formats (SSM JSON, the agent protocol) live in other crates and convert to and from these types.
 
+pub mod automation;
 pub mod document;
 pub mod mask;
 pub mod output;

@@ -4,6 +4,7 @@
 //! Each check panics with a message on failure. The suite exercises the invocation lifecycle through the
 //! trait only, so it also checks that the engine's SQL agrees with `fleetrun_core::state::transition`.
 
+mod automation;
 mod parameters;
 
 use crate::*;
@@ -24,6 +25,7 @@ pub async fn run_all(store: &dyn Store) {
     leases_are_exclusive_until_they_expire(store).await;
     retention_purges_old_finished_commands_in_batches(store).await;
     parameters::parameter_store(store).await;
+    automation::automation(store).await;
 }
 
 fn key(id: &str, kind: KeyKind, instance: Option<&str>) -> AccessKey {

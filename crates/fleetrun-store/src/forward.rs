@@ -175,6 +175,45 @@ macro_rules! impl_store {
             async fn delete_master_key_check(&self, name: &str, version: u32) -> Result<()> {
                 self.delete_master_key_check_impl(name, version).await
             }
+            async fn create_automation_execution(&self, e: &NewAutomationExecution) -> Result<AutomationExecution> {
+                self.create_automation_execution_impl(e).await
+            }
+            async fn get_automation_execution(&self, id: &str) -> Result<Option<AutomationExecution>> {
+                self.get_automation_execution_impl(id).await
+            }
+            async fn list_automation_executions(&self, f: &AutomationFilter) -> Result<Vec<AutomationExecution>> {
+                self.list_automation_executions_impl(f).await
+            }
+            async fn update_automation_execution(&self, u: &AutomationUpdate) -> Result<AutomationExecution> {
+                self.update_automation_execution_impl(u).await
+            }
+            async fn request_stop(&self, id: &str, kind: &str) -> Result<AutomationExecution> {
+                self.request_stop_impl(id, kind).await
+            }
+            async fn put_step_execution(&self, step: &StepExecution) -> Result<()> {
+                self.put_step_execution_impl(step).await
+            }
+            async fn list_step_executions(&self, id: &str) -> Result<Vec<StepExecution>> {
+                self.list_step_executions_impl(id).await
+            }
+            async fn claim_automation_executions(
+                &self,
+                owner: &str,
+                now_ms: i64,
+                lease_ms: i64,
+                limit: u32,
+            ) -> Result<Vec<AutomationExecution>> {
+                self.claim_automation_executions_impl(owner, now_ms, lease_ms, limit).await
+            }
+            async fn renew_automation_lease(&self, id: &str, owner: &str, now_ms: i64, lease_ms: i64) -> Result<bool> {
+                self.renew_automation_lease_impl(id, owner, now_ms, lease_ms).await
+            }
+            async fn release_automation_lease(&self, id: &str, owner: &str) -> Result<()> {
+                self.release_automation_lease_impl(id, owner).await
+            }
+            async fn purge_automation_executions(&self, before_ms: i64, limit: u32) -> Result<Vec<String>> {
+                self.purge_automation_executions_impl(before_ms, limit).await
+            }
             $($extra)*
         }
     };

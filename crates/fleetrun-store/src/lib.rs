@@ -7,6 +7,7 @@
 //! decided by `fleetrun-core` (the state machine and rate control). Full command output is not here: it lives
 //! in the object store, and only the inline heads SSM returns are kept in rows.
 
+mod automation_model;
 pub mod conformance;
 mod forward;
 mod model;
@@ -15,6 +16,10 @@ mod parameters_model;
 pub mod postgres;
 pub mod sqlite;
 
+pub use automation_model::{
+    AUTOMATION_ACTIVE_STATUSES, AUTOMATION_FINISHED_STATUSES, AutomationExecution, AutomationFilter, AutomationUpdate,
+    NewAutomationExecution, NewStepExecution, StepExecution,
+};
 pub use model::*;
 pub use open::{open_url, redact};
 pub use parameters_model::{
@@ -191,6 +196,52 @@ pub trait Store: Send + Sync {
     async fn put_master_key_check(&self, name: &str, version: u32, check: &[u8]) -> Result<bool>;
     /// Forgets a master key's check value (a no-op when there is none).
     async fn delete_master_key_check(&self, name: &str, version: u32) -> Result<()>;
+
+    // --- automation executions ---
+    /// Stores a new execution (status Pending, version 1), its steps (Pending, in order) and its tags.
+    /// When another execution already has its `client_token`, fails with AlreadyExists carrying exactly that
+    /// execution's id, so the caller can answer idempotently or with IdempotentParameterMismatch. An
+    /// execution id that is taken fails with Conflict.
+    async fn create_automation_execution(&self, execution: &NewAutomationExecution) -> Result<AutomationExecution>;
+    async fn get_automation_execution(&self, execution_id: &str) -> Result<Option<AutomationExecution>>;
+    /// Executions newest first (by creation).
+    async fn list_automation_executions(&self, filter: &AutomationFilter) -> Result<Vec<AutomationExecution>>;
+    /// Rewrites an execution's mutable fields if its version still is `expected_version`, bumping it, and
+    /// returns the new row. Fails with Conflict when the version moved on (a stop request, a new lease
+    /// holder, another writer: read again and decide again), NotFound for an unknown execution.
+    async fn update_automation_execution(&self, update: &AutomationUpdate) -> Result<AutomationExecution>;
+    /// Records StopAutomationExecution (`kind` `Cancel` or `Complete`; a later request replaces an earlier
+    /// one) and bumps the version, whatever the status; the driver acts on it. NotFound for an unknown
+    /// execution, Unsupported for another `kind`.
+    async fn request_stop(&self, execution_id: &str, kind: &str) -> Result<AutomationExecution>;
+    /// Inserts a step execution, or rewrites everything but the identity (`execution_id`, `step_index`) of
+    /// the one stored. NotFound for an unknown execution. Does not change the execution's version.
+    async fn put_step_execution(&self, step: &StepExecution) -> Result<()>;
+    /// An execution's steps in step order; empty for an unknown execution.
+    async fn list_step_executions(&self, execution_id: &str) -> Result<Vec<StepExecution>>;
+    /// Takes up to `limit` active executions ([`AUTOMATION_ACTIVE_STATUSES`]) whose lease is free or has
+    /// ended (`lease_until_ms <= now_ms`), oldest first, leasing them to `owner` until `now_ms + lease_ms`
+    /// and bumping their version (so a replica that lost a lease fails its next update). Executions whose
+    /// lease is still running, `owner`'s own included, are not returned. Replicas never get the same
+    /// execution from concurrent calls; lease times are the claimers' clocks, so `lease_ms` must dwarf
+    /// their skew.
+    async fn claim_automation_executions(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<AutomationExecution>>;
+    /// Extends `owner`'s lease on an execution to `now_ms + lease_ms`, also one that has ended but was not
+    /// claimed since; false (and no change) when `owner` does not hold it (another replica took it over, or
+    /// it was released).
+    async fn renew_automation_lease(&self, execution_id: &str, owner: &str, now_ms: i64, lease_ms: i64)
+    -> Result<bool>;
+    /// Gives a lease up (a no-op when `owner` does not hold it), so another replica may claim at once.
+    async fn release_automation_lease(&self, execution_id: &str, owner: &str) -> Result<()>;
+    /// Deletes up to `limit` finished executions ([`AUTOMATION_FINISHED_STATUSES`]) that ended before
+    /// `before_ms`, oldest end first, with their steps and tags. Returns the ids deleted, in that order.
+    async fn purge_automation_executions(&self, before_ms: i64, limit: u32) -> Result<Vec<String>>;
 
     // --- other server processes sharing this store ---
     /// Tells the other server processes sharing this store that these nodes have new work, so that a

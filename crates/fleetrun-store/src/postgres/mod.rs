@@ -13,6 +13,7 @@
 //! features are not enabled, so the database is expected on loopback or a private network.
 //! This is not a place for business rules: those are `fleetrun-core`'s, as in the SQLite engine.
 
+mod automation;
 mod commands;
 mod documents;
 mod inventory;

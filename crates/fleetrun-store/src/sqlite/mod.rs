@@ -3,6 +3,7 @@
 //! SQLite has one writer at a time, so every lifecycle transaction is `BEGIN IMMEDIATE`: it takes the write
 //! lock up front, which makes read-decide-write sequences (rate control, claims) atomic without row locks.
 
+mod automation;
 mod commands;
 mod documents;
 mod inventory;
