@@ -1,6 +1,6 @@
 //! The invocation lifecycle on SQLite: rate control, claims, results, cancel, delivery timeouts, deregistration.
 //!
-//! Every function here runs in one `BEGIN IMMEDIATE` transaction and ends with [`derive`], which rewrites
+//! Every function here runs in one `BEGIN IMMEDIATE` transaction and ends with [`derive()`], which rewrites
 //! the command's status and counters from its invocations. Which state may follow which is decided by
 //! `fleetrun_core::state::transition`; the `WHERE state IN (…)` clauses below are the same rules in SQL, and
 //! the conformance suite checks that they agree.
