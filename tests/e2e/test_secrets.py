@@ -101,6 +101,10 @@ def test_a_secure_string_never_leaks_yet_the_script_sees_it(leaky, tmp_path):
     # Full output (object store), the SQLite file and its WAL, the agent's state and orchestration directories,
     # the key file: everything fleetrun keeps on disk, searched as raw bytes. Then the server and agent log.
     assert _files_containing(dev.data_dir, needle) == []
+    # Access-key secrets are sealed in the database too (they live in clear only in the 0600 credential files).
+    agent_secret = json.loads((dev.data_dir / "agent" / "identity.json").read_text())["secret_access_key"]
+    for secret in (dev.secret, agent_secret):
+        assert [f for f in _files_containing(dev.data_dir, secret.encode()) if "fleetrun.db" in f] == []
     log = dev.server_proc.log_path.read_bytes()
     assert b"SecureString values released" in log, "the log was at debug level and saw the release"
     assert needle not in log

@@ -74,7 +74,10 @@ pub async fn register(State(state): State<AppState>, body: axum::body::Bytes) ->
         instance_id: instance_id.clone(),
         facts: facts(&request.info),
         tags: request.tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect(),
-        agent_key: key.clone(),
+        agent_key: match state.keys.seal_access_key(&key) {
+            Ok(sealed) => sealed,
+            Err(e) => return internal(e),
+        },
         now_ms: now,
     };
     match state.store.register_node(&registration).await {

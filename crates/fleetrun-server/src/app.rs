@@ -15,6 +15,8 @@ pub struct AppState {
     pub dispatch: Arc<Dispatch>,
     /// The master keys of SecureString parameters.
     pub keys: Arc<crate::master_keys::MasterKeys>,
+    /// The Automation driver of this replica.
+    pub automation: Arc<crate::automation::Driver>,
 }
 
 /// Milliseconds since the Unix epoch.

@@ -87,14 +87,32 @@ async fn authenticate(
             return Err(AuthError::UnknownAccessKey);
         }
     };
-    sigv4_verify::verify(
-        &parts.method,
-        &parts.uri,
-        &parts.headers,
-        body,
-        &header,
-        &key.secret_access_key,
-        SystemTime::now(),
-    )?;
+    let secret = match state.keys.access_secret(&key) {
+        Ok(secret) => secret,
+        Err(error) => {
+            tracing::error!(access_key_id = %key.access_key_id, error = %error, "Opening an access key's sealed secret failed.");
+            return Err(AuthError::UnknownAccessKey);
+        }
+    };
+    sigv4_verify::verify(&parts.method, &parts.uri, &parts.headers, body, &header, &secret, SystemTime::now())?;
+    if !key.secret_access_key.starts_with(crate::master_keys::SEALED_SECRET_PREFIX) {
+        seal_in_background(state, &key);
+    }
     Ok(Principal { key })
+}
+
+/// A key stored in clear (made by a tool that had no master keys at hand) is sealed at its first use.
+fn seal_in_background(state: &AppState, key: &fleetrun_store::AccessKey) {
+    let (store, keys, key) = (state.store.clone(), state.keys.clone(), key.clone());
+    tokio::spawn(async move {
+        let sealed = match keys.seal_access_key(&key) {
+            Ok(sealed) => sealed,
+            Err(error) => return tracing::error!(error = %error, "Sealing an access key failed."),
+        };
+        let replaced =
+            store.replace_access_key_secret(&key.access_key_id, &key.secret_access_key, &sealed.secret_access_key);
+        if let Err(error) = replaced.await {
+            tracing::warn!(access_key_id = %key.access_key_id, error = %error, "Sealing an access key failed; it stays in clear for now.");
+        }
+    });
 }

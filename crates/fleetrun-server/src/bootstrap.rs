@@ -16,14 +16,18 @@ pub fn admin_credentials_path(data_dir: &Path) -> PathBuf {
 
 /// Creates the first admin key when the store has none, writing it to a 0600 file (never to the log).
 /// Returns the key when one was created.
-pub async fn ensure_admin_key(store: &dyn Store, data_dir: &Path) -> anyhow::Result<Option<AccessKey>> {
+pub async fn ensure_admin_key(
+    store: &dyn Store,
+    master_keys: &crate::master_keys::MasterKeys,
+    data_dir: &Path,
+) -> anyhow::Result<Option<AccessKey>> {
     let keys = store.list_access_keys().await?;
     if keys.iter().any(|k| k.kind == KeyKind::Admin) {
         return Ok(None);
     }
     let key = identity::new_access_key(KeyKind::Admin, None, "created at first start", now_ms());
     write_credentials_file(&admin_credentials_path(data_dir), &key)?;
-    store.insert_access_key(&key).await?;
+    store.insert_access_key(&master_keys.seal_access_key(&key)?).await?;
     tracing::info!(access_key_id = %key.access_key_id, path = %admin_credentials_path(data_dir).display(), "Created the first admin key.");
     Ok(Some(key))
 }

@@ -48,6 +48,14 @@ pub struct RawConfig {
     /// on first start; must not be readable by group or others). `FLEETRUN_MASTER_KEYS`, when set, holds
     /// the same text instead. Every replica needs the same keys. Default `<data_dir>/master-keys.json`.
     pub master_key_file: Option<PathBuf>,
+    /// How many Automation `aws:executeScript` steps may run at once on this replica (each is a process).
+    /// Default 4.
+    pub automation_runners: Option<usize>,
+    /// The Python interpreter for `aws:executeScript` when the runtime's exact `python3.N` is not on `PATH`.
+    /// Default `python3`.
+    pub automation_python: Option<PathBuf>,
+    /// PowerShell for `aws:executeScript` PowerShell runtimes. Default `pwsh`.
+    pub automation_pwsh: Option<PathBuf>,
 }
 
 /// The resolved configuration.
@@ -68,6 +76,10 @@ pub struct Config {
     /// None: keep finished commands forever.
     pub command_retention: Option<Duration>,
     pub master_key_file: PathBuf,
+    /// At least 1.
+    pub automation_runners: usize,
+    pub automation_python: PathBuf,
+    pub automation_pwsh: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +122,10 @@ impl RawConfig {
             return Err(ConfigError::Invalid("lease_seconds must be between 3 and 300".into()));
         }
         let retention = self.command_retention_seconds.unwrap_or(30 * 24 * 3600);
+        let automation_runners = self.automation_runners.unwrap_or(4);
+        if !(1..=256).contains(&automation_runners) {
+            return Err(ConfigError::Invalid("automation_runners must be between 1 and 256".into()));
+        }
         let data_dir = self.data_dir.unwrap_or_else(|| PathBuf::from("fleetrun-data"));
         let master_key_file = self.master_key_file.unwrap_or_else(|| data_dir.join("master-keys.json"));
         Ok(Config {
@@ -127,6 +143,9 @@ impl RawConfig {
             account_id: self.account_id.unwrap_or_else(|| "000000000000".to_string()),
             lease: Duration::from_secs(lease),
             command_retention: (retention > 0).then(|| Duration::from_secs(retention)),
+            automation_runners,
+            automation_python: self.automation_python.unwrap_or_else(|| PathBuf::from("python3")),
+            automation_pwsh: self.automation_pwsh.unwrap_or_else(|| PathBuf::from("pwsh")),
         })
     }
 }

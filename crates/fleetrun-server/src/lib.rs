@@ -9,6 +9,7 @@ pub mod agent_api;
 pub mod agent_secure;
 pub mod app;
 pub mod auth;
+pub mod automation;
 pub mod bootstrap;
 pub mod config;
 pub mod dispatch;
@@ -65,10 +66,22 @@ pub async fn open(config: Config) -> anyhow::Result<AppState> {
     let store = fleetrun_store::open_url(config.database_url.as_deref(), &config.data_dir.join("fleetrun.db")).await?;
     let objects = open_objects(&config)?;
     bootstrap::seed_documents(store.as_ref()).await?;
-    bootstrap::ensure_admin_key(store.as_ref(), &config.data_dir).await?;
     let keys = master_keys::MasterKeys::load(&config, std::env::var(master_keys::ENV_MASTER_KEYS).ok())?;
     keys.verify(store.as_ref()).await?;
-    Ok(AppState { config: Arc::new(config), store, objects, dispatch: Default::default(), keys: Arc::new(keys) })
+    let sealed = keys.seal_stored_access_keys(store.as_ref()).await?;
+    if sealed > 0 {
+        tracing::info!(keys = sealed, "Sealed access-key secrets stored in clear by an earlier version.");
+    }
+    bootstrap::ensure_admin_key(store.as_ref(), &keys, &config.data_dir).await?;
+    let automation = Arc::new(automation::Driver::new(&config));
+    Ok(AppState {
+        config: Arc::new(config),
+        store,
+        objects,
+        dispatch: Default::default(),
+        keys: Arc::new(keys),
+        automation,
+    })
 }
 
 fn restrict_dir(dir: &std::path::Path) -> std::io::Result<()> {
@@ -107,6 +120,7 @@ fn open_objects(config: &Config) -> anyhow::Result<Arc<dyn ObjectStore>> {
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
     state.dispatch.connect_peers(state.store.clone()).await?;
     upkeep::start(&state);
+    automation::start(&state);
     for command_id in state.store.commands_with_pending().await? {
         dispatch::settle(state.store.as_ref(), &state.dispatch, &command_id).await?;
     }

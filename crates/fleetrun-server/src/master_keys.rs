@@ -12,7 +12,7 @@
 
 use crate::config::Config;
 use fleetrun_secrets::{Keyring, Sealed, Zeroizing};
-use fleetrun_store::Store;
+use fleetrun_store::{AccessKey, Store};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -45,6 +45,11 @@ pub enum KeyError {
 impl MasterKeys {
     /// Loads the keys named by the config, or by `env_keys` (the value of [`ENV_MASTER_KEYS`]) when given.
     pub fn load(config: &Config, env_keys: Option<String>) -> anyhow::Result<Self> {
+        Self::load_from(&config.master_key_file, env_keys, true)
+    }
+
+    /// Like [`MasterKeys::load`] for tools: `create` false refuses a missing key file instead of creating one.
+    pub fn load_from(key_file: &std::path::Path, env_keys: Option<String>, create: bool) -> anyhow::Result<Self> {
         match env_keys {
             Some(text) => {
                 let keyring = Keyring::from_text(&text)
@@ -52,8 +57,8 @@ impl MasterKeys {
                 Ok(Self { source: Source::Env, loaded: Mutex::new((Arc::new(keyring), None)) })
             }
             None => {
-                let path = config.master_key_file.clone();
-                let keyring = Keyring::load_or_create(&path)?;
+                let path = key_file.to_path_buf();
+                let keyring = if create { Keyring::load_or_create(&path)? } else { Keyring::load(&path)? };
                 let mtime = modified(&path);
                 Ok(Self { source: Source::File(path), loaded: Mutex::new((Arc::new(keyring), mtime)) })
             }
@@ -155,6 +160,55 @@ impl MasterKeys {
         Ok(Zeroizing::new(text))
     }
 
+    /// `key` with its secret sealed under the default master key, as it is stored. The secret is needed in
+    /// clear to check SigV4 signatures, so it is opened per request ([`MasterKeys::access_secret`]).
+    pub fn seal_access_key(&self, key: &AccessKey) -> Result<AccessKey, KeyError> {
+        if key.secret_access_key.starts_with(SEALED_SECRET_PREFIX) {
+            return Ok(key.clone());
+        }
+        let keyring = self.current();
+        let name = keyring.default_key_name().to_string();
+        let sealed = keyring.seal(&name, key.secret_access_key.as_bytes(), &access_key_context(&key.access_key_id))?;
+        let text = format!("{SEALED_SECRET_PREFIX}{}", sealed.to_opaque_string());
+        Ok(AccessKey { secret_access_key: text, ..key.clone() })
+    }
+
+    /// The clear secret of a stored key (sealed, or in clear as earlier versions stored it).
+    pub fn access_secret(&self, key: &AccessKey) -> Result<Zeroizing<String>, KeyError> {
+        let Some(opaque) = key.secret_access_key.strip_prefix(SEALED_SECRET_PREFIX) else {
+            return Ok(Zeroizing::new(key.secret_access_key.clone()));
+        };
+        let sealed = Sealed::from_opaque_string(opaque)?;
+        let context = access_key_context(&key.access_key_id);
+        let opened = match self.current().open(&sealed, &context) {
+            Err(fleetrun_secrets::Error::UnknownKeyVersion { .. }) => {
+                self.force_reload();
+                self.current().open(&sealed, &context)?
+            }
+            other => other?,
+        };
+        let text = String::from_utf8(opened.to_vec()).map_err(|_| fleetrun_secrets::Error::Decrypt)?;
+        Ok(Zeroizing::new(text))
+    }
+
+    /// Seals every access-key secret still stored in clear (written before secrets were sealed).
+    pub async fn seal_stored_access_keys(&self, store: &dyn Store) -> anyhow::Result<usize> {
+        let mut sealed = 0;
+        for key in store.list_access_keys().await? {
+            if key.secret_access_key.starts_with(SEALED_SECRET_PREFIX) {
+                continue;
+            }
+            let new = self.seal_access_key(&key)?;
+            if store
+                .replace_access_key_secret(&key.access_key_id, &key.secret_access_key, &new.secret_access_key)
+                .await?
+            {
+                sealed += 1;
+            }
+        }
+        Ok(sealed)
+    }
+
     /// What the API shows for a SecureString value read without decryption: an opaque ciphertext.
     pub fn opaque(bytes: &[u8]) -> String {
         Sealed::from_bytes(bytes).map(|s| s.to_opaque_string()).unwrap_or_default()
@@ -163,6 +217,14 @@ impl MasterKeys {
     fn force_reload(&self) {
         self.loaded.lock().unwrap_or_else(|e| e.into_inner()).1 = None;
     }
+}
+
+/// How a sealed access-key secret starts in the store (a clear secret never does: they are base64-like).
+pub const SEALED_SECRET_PREFIX: &str = "sealed:v1:";
+
+/// What an access key's sealed secret is bound to (no parameter name can contain `:`).
+fn access_key_context(access_key_id: &str) -> Vec<u8> {
+    fleetrun_secrets::parameter_context(&format!("access-key:{access_key_id}"), 0)
 }
 
 fn modified(path: &std::path::Path) -> Option<SystemTime> {
@@ -175,6 +237,8 @@ pub struct Rotation {
     pub key_name: String,
     pub new_version: u32,
     pub rewrapped: usize,
+    /// Access-key secrets re-wrapped.
+    pub rewrapped_access_keys: usize,
     pub retired: Vec<u32>,
 }
 
@@ -216,7 +280,7 @@ pub async fn rotate(
         version
     };
     if phase == Phase::Add {
-        return Ok(Rotation { key_name, new_version, rewrapped: 0, retired: Vec::new() });
+        return Ok(Rotation { key_name, new_version, rewrapped: 0, rewrapped_access_keys: 0, retired: Vec::new() });
     }
     if phase == Phase::All {
         tokio::time::sleep(ROTATION_SETTLE).await;
@@ -236,6 +300,7 @@ pub async fn rotate(
             break;
         }
     }
+    let rewrapped_access_keys = rewrap_access_keys(store, &keyring, &key_name, new_version).await?;
     let older: Vec<u32> =
         keyring.versions().into_iter().filter(|(n, v)| *n == key_name && *v < new_version).map(|(_, v)| v).collect();
     if !older.is_empty() {
@@ -245,7 +310,34 @@ pub async fn rotate(
     for version in &older {
         store.delete_master_key_check(&key_name, *version).await?;
     }
-    Ok(Rotation { key_name, new_version, rewrapped, retired: older })
+    Ok(Rotation { key_name, new_version, rewrapped, rewrapped_access_keys, retired: older })
+}
+
+/// Re-wraps the sealed access-key secrets still under an older version of `key_name`. Keys are few, so one
+/// pass; a key that changed meanwhile fails the rotation before anything is retired.
+async fn rewrap_access_keys(
+    store: &dyn Store,
+    keyring: &Keyring,
+    key_name: &str,
+    newest: u32,
+) -> anyhow::Result<usize> {
+    let mut moved = 0;
+    for key in store.list_access_keys().await? {
+        let Some(opaque) = key.secret_access_key.strip_prefix(SEALED_SECRET_PREFIX) else { continue };
+        let sealed = Sealed::from_opaque_string(opaque)?;
+        if sealed.key_name() != key_name || sealed.key_version() >= newest {
+            continue;
+        }
+        let new = keyring.rewrap(&sealed, &access_key_context(&key.access_key_id))?;
+        let text = format!("{SEALED_SECRET_PREFIX}{}", new.to_opaque_string());
+        anyhow::ensure!(
+            store.replace_access_key_secret(&key.access_key_id, &key.secret_access_key, &text).await?,
+            "access key {} changed during the rotation; nothing was retired — run the rotation again",
+            key.access_key_id
+        );
+        moved += 1;
+    }
+    Ok(moved)
 }
 
 /// One pass over every sealed value; returns how many it re-wrapped and how many it found under an older

@@ -47,6 +47,9 @@ async fn access_keys(store: &dyn Store) {
     ));
     let got = store.get_access_key("AKADMIN1").await.unwrap().unwrap();
     assert_eq!(got.secret_access_key, "secret-AKADMIN1");
+    assert!(!store.replace_access_key_secret("AKADMIN1", "stale", "sealed").await.unwrap(), "compare-and-swap");
+    assert!(store.replace_access_key_secret("AKADMIN1", "secret-AKADMIN1", "sealed").await.unwrap());
+    assert_eq!(store.get_access_key("AKADMIN1").await.unwrap().unwrap().secret_access_key, "sealed");
     assert!(store.get_access_key("nope").await.unwrap().is_none());
     store.delete_access_key("AKADMIN1").await.unwrap();
     assert!(matches!(store.delete_access_key("AKADMIN1").await, Err(StoreError::NotFound(_))));

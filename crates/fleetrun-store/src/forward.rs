@@ -19,6 +19,9 @@ macro_rules! impl_store {
             async fn delete_access_key(&self, id: &str) -> Result<()> {
                 self.delete_access_key_impl(id).await
             }
+            async fn replace_access_key_secret(&self, id: &str, old: &str, new: &str) -> Result<bool> {
+                self.replace_access_key_secret_impl(id, old, new).await
+            }
             async fn create_activation(&self, a: &Activation) -> Result<()> {
                 self.create_activation_impl(a).await
             }

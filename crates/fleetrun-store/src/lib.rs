@@ -66,6 +66,9 @@ pub trait Store: Send + Sync {
     async fn get_access_key(&self, access_key_id: &str) -> Result<Option<AccessKey>>;
     async fn list_access_keys(&self) -> Result<Vec<AccessKey>>;
     async fn delete_access_key(&self, access_key_id: &str) -> Result<()>;
+    /// Replaces a key's stored secret when it is still `old` (compare-and-swap); false otherwise. Used to
+    /// seal secrets stored in clear by earlier versions, and to re-wrap them when a master key rotates.
+    async fn replace_access_key_secret(&self, access_key_id: &str, old: &str, new: &str) -> Result<bool>;
 
     // --- activations and nodes ---
     async fn create_activation(&self, activation: &Activation) -> Result<()>;

@@ -98,7 +98,7 @@ async fn admin_key(state: &fleetrun_server::app::AppState, data_dir: &Path) -> a
         return Ok(pair);
     }
     let key = identity::new_access_key(KeyKind::Admin, None, "fleetrun dev", fleetrun_server::app::now_ms());
-    state.store.insert_access_key(&key).await?;
+    state.store.insert_access_key(&state.keys.seal_access_key(&key)?).await?;
     write_credentials_file(&path, &key)?;
     Ok((key.access_key_id, key.secret_access_key))
 }

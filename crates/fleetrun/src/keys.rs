@@ -20,10 +20,13 @@ pub(crate) struct StoreArgs {
 
 #[derive(Subcommand)]
 pub(crate) enum KeysCommand {
-    /// Create an admin key pair and print it.
+    /// Create an admin key pair and print it. Its secret is stored sealed under the master key when the key
+    /// file (or FLEETRUN_MASTER_KEYS) is at hand, else in clear until a server seals it at its first use.
     Create {
         #[command(flatten)]
         store: StoreArgs,
+        #[command(flatten)]
+        keys: KeyFileArgs,
         #[arg(long, default_value = "")]
         description: String,
     },
@@ -104,11 +107,24 @@ async fn open(args: &StoreArgs) -> anyhow::Result<Arc<dyn Store>> {
 #[allow(clippy::print_stdout)]
 pub(crate) async fn run(command: KeysCommand) -> anyhow::Result<()> {
     match command {
-        KeysCommand::Create { store, description } => {
-            let store = open(&store).await?;
+        KeysCommand::Create { store: args, keys, description } => {
+            let store = open(&args).await?;
             let now = fleetrun_server::app::now_ms();
             let key = fleetrun_server::identity::new_access_key(KeyKind::Admin, None, &description, now);
-            store.insert_access_key(&key).await?;
+            let env_keys = std::env::var(fleetrun_server::master_keys::ENV_MASTER_KEYS).ok();
+            let stored = match fleetrun_server::master_keys::MasterKeys::load_from(&keys.path(&args), env_keys, false) {
+                Ok(master) => {
+                    master.verify(store.as_ref()).await?;
+                    master.seal_access_key(&key)?
+                }
+                Err(_) => {
+                    eprintln!(
+                        "fleetrun: no master keys here; the new secret is stored in clear until a server seals it at its first use"
+                    );
+                    key.clone()
+                }
+            };
+            store.insert_access_key(&stored).await?;
             println!("AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}", key.access_key_id, key.secret_access_key);
         }
         KeysCommand::List { store } => {
@@ -146,10 +162,11 @@ pub(crate) async fn run(command: KeysCommand) -> anyhow::Result<()> {
             }
             let retired: Vec<String> = done.retired.iter().map(u32::to_string).collect();
             println!(
-                "Rotated master key {} to version {}: re-wrapped {} values; retired version(s) {}.",
+                "Rotated master key {} to version {}: re-wrapped {} values and {} access keys; retired version(s) {}.",
                 done.key_name,
                 done.new_version,
                 done.rewrapped,
+                done.rewrapped_access_keys,
                 if retired.is_empty() { "none".to_string() } else { retired.join(", ") }
             );
         }

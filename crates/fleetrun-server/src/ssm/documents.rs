@@ -90,6 +90,9 @@ fn new_version(
         }
         other => SsmError::new("InvalidDocumentContent", other.to_string()),
     })?;
+    if kind == DocumentKind::Automation {
+        check_runbook(content, format)?;
+    }
     if let Some(name) = &input.version_name {
         wire::check_pattern("versionName", name, &regex_version_name(), "^[a-zA-Z0-9_\\-.]{1,128}$")?;
     }
@@ -111,6 +114,28 @@ fn new_version(
         target_type: input.target_type.clone().unwrap_or_default(),
         now_ms: now_ms(),
     })
+}
+
+/// Automation content: the runbook rules of `fleetrun_core::automation`, plus the actions the driver does not
+/// run yet (`aws:pause`, `aws:approve`), refused here so that no execution can wait forever.
+fn check_runbook(content: &str, format: DocumentFormat) -> Result<(), SsmError> {
+    use fleetrun_core::automation::{Action, RunbookError, validate_runbook};
+    let runbook = validate_runbook(content, format).map_err(|e| match e {
+        RunbookError::Document(document::DocumentError::TooLarge { .. }) => {
+            SsmError::new("MaxDocumentSizeExceeded", e.to_string())
+        }
+        RunbookError::Document(document::DocumentError::InvalidSchemaVersion { .. }) => {
+            SsmError::new("InvalidDocumentSchemaVersion", e.to_string())
+        }
+        other => SsmError::new("InvalidDocumentContent", other.to_string()),
+    })?;
+    if let Some(step) = runbook.steps.iter().find(|step| matches!(step.action, Action::Pause | Action::Approve)) {
+        return Err(SsmError::new(
+            "InvalidDocumentContent",
+            format!("Step \"{}\" uses action {}, which fleetrun does not run yet", step.name, step.action.name()),
+        ));
+    }
+    Ok(())
 }
 
 fn regex_version_name() -> regex::Regex {

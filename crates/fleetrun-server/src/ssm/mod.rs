@@ -4,6 +4,7 @@
 //! their input, call the store and the core, and encode the output; only this module knows SSM's names.
 //! Authentication has already happened (the `auth` layer) when a request reaches [`handle`].
 
+mod automation;
 mod commands;
 mod documents;
 pub mod error;
@@ -11,7 +12,9 @@ mod nodes;
 mod parameters;
 pub(crate) mod references;
 
+pub(crate) use commands::cancel_command;
 pub(crate) use parameters::find as find_parameter;
+pub(crate) use send::send_command;
 mod send;
 mod wire;
 
@@ -55,10 +58,15 @@ pub enum Operation {
     LabelParameterVersion,
     DeleteParameter,
     DeleteParameters,
+    StartAutomationExecution,
+    GetAutomationExecution,
+    DescribeAutomationExecutions,
+    DescribeAutomationStepExecutions,
+    StopAutomationExecution,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 30] = [
+    pub const ALL: [Operation; 35] = [
         Self::SendCommand,
         Self::ListCommands,
         Self::ListCommandInvocations,
@@ -89,6 +97,11 @@ impl Operation {
         Self::LabelParameterVersion,
         Self::DeleteParameter,
         Self::DeleteParameters,
+        Self::StartAutomationExecution,
+        Self::GetAutomationExecution,
+        Self::DescribeAutomationExecutions,
+        Self::DescribeAutomationStepExecutions,
+        Self::StopAutomationExecution,
     ];
 
     pub fn name(self) -> &'static str {
@@ -123,6 +136,11 @@ impl Operation {
             Self::LabelParameterVersion => "LabelParameterVersion",
             Self::DeleteParameter => "DeleteParameter",
             Self::DeleteParameters => "DeleteParameters",
+            Self::StartAutomationExecution => "StartAutomationExecution",
+            Self::GetAutomationExecution => "GetAutomationExecution",
+            Self::DescribeAutomationExecutions => "DescribeAutomationExecutions",
+            Self::DescribeAutomationStepExecutions => "DescribeAutomationStepExecutions",
+            Self::StopAutomationExecution => "StopAutomationExecution",
         }
     }
 
@@ -210,6 +228,13 @@ async fn dispatch(
         Operation::LabelParameterVersion => parameters::label_parameter_version(state, input).await,
         Operation::DeleteParameter => parameters::delete_parameter(state, input).await,
         Operation::DeleteParameters => parameters::delete_parameters(state, input).await,
+        Operation::StartAutomationExecution => automation::start_automation_execution(state, principal, input).await,
+        Operation::GetAutomationExecution => automation::get_automation_execution(state, input).await,
+        Operation::DescribeAutomationExecutions => automation::describe_automation_executions(state, input).await,
+        Operation::DescribeAutomationStepExecutions => {
+            automation::describe_automation_step_executions(state, input).await
+        }
+        Operation::StopAutomationExecution => automation::stop_automation_execution(state, input).await,
     }
 }
 

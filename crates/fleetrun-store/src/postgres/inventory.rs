@@ -105,6 +105,19 @@ impl PgStore {
         Ok(())
     }
 
+    pub(super) async fn replace_access_key_secret_impl(&self, id: &str, old: &str, new: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE access_keys SET secret_access_key = $1 WHERE access_key_id = $2 AND secret_access_key = $3",
+        )
+        .bind(new)
+        .bind(id)
+        .bind(old)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+
     pub(super) async fn create_activation_impl(&self, a: &Activation) -> Result<()> {
         sqlx::query(
             "INSERT INTO activations (activation_id, code_sha256, description, default_instance_name, iam_role, registration_limit, registrations_count, expiration_ms, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",

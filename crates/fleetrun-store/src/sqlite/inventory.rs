@@ -101,6 +101,21 @@ impl SqliteStore {
         Ok(())
     }
 
+    pub(super) async fn replace_access_key_secret_impl(&self, id: &str, old: &str, new: &str) -> Result<bool> {
+        let mut tx = self.write().await?;
+        let done = sqlx::query(
+            "UPDATE access_keys SET secret_access_key = ? WHERE access_key_id = ? AND secret_access_key = ?",
+        )
+        .bind(new)
+        .bind(id)
+        .bind(old)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+
     pub(super) async fn create_activation_impl(&self, a: &Activation) -> Result<()> {
         sqlx::query(
             "INSERT INTO activations (activation_id, code_sha256, description, default_instance_name, iam_role, registration_limit, registrations_count, expiration_ms, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
