@@ -76,8 +76,9 @@ def test_two_replicas_on_one_database_push_work_to_each_others_agents(request, f
         assert other.get_invocation(sent["CommandId"], agent.instance_id)["StandardOutputContent"] == "pushed\n"
 
 
-def _two_replicas(request, fleetrun_bin, pg_database, label, poll_wait_seconds=20, extra_config=""):
-    """Replicas A and B on one database and one object store; B uses A's admin key and activation."""
+def _two_replicas(request, fleetrun_bin, pg_database, label, poll_wait_seconds=20, extra_config="", a_config=""):
+    """Replicas A and B on one database and one object store; B uses A's admin key and activation. `a_config` is
+    added to A's configuration only."""
     import shutil
 
     from e2e_support import ServerCluster
@@ -89,6 +90,10 @@ def _two_replicas(request, fleetrun_bin, pg_database, label, poll_wait_seconds=2
               str(config)]
     a = ServerCluster(h)
     a.extra_args = shared
+    if a_config:
+        own = h.path("fleetrun-a.toml")
+        own.write_text(config.read_text() + a_config)
+        a.extra_args = [*shared[:-1], str(own)]
     a.start()
     b = ServerCluster(h)
     b.data_dir = h.path("server-b")
@@ -185,3 +190,39 @@ def test_timers_move_to_a_surviving_replica_when_the_lease_holder_dies(request, 
     inv = survivor.wait_invocation(sent["CommandId"], silent.instance_id, timeout=60)
     assert (inv["Status"], inv["StatusDetails"]) == ("TimedOut", "Delivery Timed Out"), inv
     assert time.monotonic() - started < 50, "the deadline was enforced soon after it passed"
+
+
+RUNBOOK = """\
+schemaVersion: '0.3'
+mainSteps:
+  - name: where
+    action: aws:executeScript
+    inputs:
+      Runtime: python3.11
+      Handler: handler
+      Script: |-
+        import os
+        def handler(events, context):
+            return {"pid": os.getppid()}
+    outputs:
+      - {Name: Pid, Selector: $.Payload.pid, Type: Integer}
+"""
+
+
+def test_runbooks_run_on_the_replicas_that_drive_them(request, fleetrun_bin, pg_database):
+    """Replica A serves the API with `automation_runners = 0`; replica B drives the runbook started on A."""
+    import time
+
+    h, a, b = _two_replicas(request, fleetrun_bin, pg_database, "runners", a_config="automation_runners = 0\n")
+    a.ssm.create_document(Name="Where", Content=RUNBOOK, DocumentType="Automation", DocumentFormat="YAML")
+    execution_id = a.ssm.start_automation_execution(DocumentName="Where")["AutomationExecutionId"]
+    deadline = time.monotonic() + 60
+    while True:
+        execution = a.ssm.get_automation_execution(AutomationExecutionId=execution_id)["AutomationExecution"]
+        if execution["AutomationExecutionStatus"] not in ("Pending", "InProgress"):
+            break
+        assert time.monotonic() < deadline, execution
+        time.sleep(0.2)
+    assert execution["AutomationExecutionStatus"] == "Success", execution
+    assert execution["StepExecutions"][0]["Outputs"]["Pid"] == [str(b.server_proc.pid)], "B ran the script"
+    assert "automation_runners is 0" in a.server_proc.log_text()

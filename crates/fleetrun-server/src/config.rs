@@ -123,8 +123,8 @@ impl RawConfig {
         }
         let retention = self.command_retention_seconds.unwrap_or(30 * 24 * 3600);
         let automation_runners = self.automation_runners.unwrap_or(4);
-        if !(1..=256).contains(&automation_runners) {
-            return Err(ConfigError::Invalid("automation_runners must be between 1 and 256".into()));
+        if automation_runners > 256 {
+            return Err(ConfigError::Invalid("automation_runners must be between 0 and 256".into()));
         }
         let data_dir = self.data_dir.unwrap_or_else(|| PathBuf::from("fleetrun-data"));
         let master_key_file = self.master_key_file.unwrap_or_else(|| data_dir.join("master-keys.json"));

@@ -78,8 +78,13 @@ impl Driver {
     }
 }
 
-/// Starts the claim loop (returns at once; it runs until the process ends).
+/// Starts the claim loop (returns at once; it runs until the process ends). With `automation_runners = 0`
+/// this replica drives no runbooks: it still accepts and reports them, and other replicas run them.
 pub fn start(state: &AppState) {
+    if state.config.automation_runners == 0 {
+        tracing::info!("automation_runners is 0: this replica leaves runbooks to the other replicas.");
+        return;
+    }
     let state = state.clone();
     tokio::spawn(async move {
         loop {
