@@ -8,7 +8,10 @@ Measures, against a real `fleetrun server` and real `fleetrun agent` processes o
       server's and the agent's own log timestamps;
   (b) one `true` command fanned out to M agents: send -> all Success visible through the API,
       repeated R times, against a same-run baseline of 100 bare fork/execs of /bin/true;
-  (c) idle RSS of one agent and of the server with M agents connected.
+  (c) idle RSS of one agent and of the server with M agents connected;
+  (d) a one-step runbook (aws:executeScript, handler returns {"ok": True}): StartAutomationExecution
+      -> Success visible through GetAutomationExecution, N sequential runs (p50/p99), against a
+      same-run baseline of N bare `python3 -c pass` starts.
 
 Everything runs in a private temporary directory on random loopback ports; every process this
 script starts is killed on exit, including on failure, Ctrl-C, SIGTERM and the overall time limit.
@@ -46,7 +49,31 @@ TARGETS = {
     "b_factor": 3.0,  # fan-out <= 3 x (baseline + 50 ms)
     "b_slack_ms": 50.0,
     "c_agent_rss_mib": 10.0,
+    "d_overhead_ms": 15.0,  # runbook start -> Success p50 <= python3 -c pass p50 + 15 ms
 }
+
+AUTOMATION_TERMINAL = {"Success", "Failed", "TimedOut", "Cancelled", "CompletedWithSuccess",
+                       "CompletedWithFailure", "Rejected", "Exited"}
+
+RUNBOOK_YAML = """\
+schemaVersion: '0.3'
+description: 'fleetrun bench (d): one aws:executeScript step whose handler returns {"ok": true}'
+mainSteps:
+  - name: ok
+    action: aws:executeScript
+    inputs:
+      Runtime: python3.11
+      Handler: handler
+      Script: |-
+        def handler(events, context):
+          return {"ok": True}
+    outputs:
+      - Name: ok
+        Selector: $.Payload.ok
+        Type: Boolean
+outputs:
+  - ok.ok
+"""
 
 TERMINAL = {"Success", "Failed", "TimedOut", "Cancelled", "DeliveryTimedOut", "Undeliverable", "Terminated"}
 LOG_LEVEL = "info,sqlx=warn,tower_http=warn,hyper=warn,reqwest=warn"
@@ -397,6 +424,14 @@ def cpu_seconds(pid: int) -> tuple[float, float]:
         return own, kids
     except (OSError, IndexError, ValueError):
         return 0.0, 0.0
+
+
+def python_start_ms(argv: list[str], env: dict) -> float:
+    """Wall time of one interpreter run (fork/exec, start-up, exit, reap), ms."""
+    t0 = time.perf_counter()
+    subprocess.run(argv, check=True, timeout=30, env=env, stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return (time.perf_counter() - t0) * 1000
 
 
 def baseline_true_ms() -> float:
@@ -789,6 +824,107 @@ class Bench:
             "cpu_capacity_s_median": round(med / 1000 * (os.cpu_count() or 1), 3),
         }
 
+    # ---- (d) ----------------------------------------------------------------------------------
+
+    def runbook_once(self, name: str, timeout: float = 30.0, tick: float = 0.002) -> dict:
+        """Start one execution and poll GetAutomationExecution on a fixed 2 ms grid until it is
+        terminal. total_ms = from just before StartAutomationExecution to the return of the first
+        poll showing a terminal status."""
+        t0 = time.perf_counter()
+        eid = self.ssm.start_automation_execution(DocumentName=name)["AutomationExecutionId"]
+        t_started = time.perf_counter()
+        polls = 0
+        next_at = t_started
+        while True:
+            now = time.perf_counter()
+            if now < next_at:
+                time.sleep(next_at - now)
+            next_at = max(next_at + tick, time.perf_counter())
+            e = self.ssm.get_automation_execution(AutomationExecutionId=eid)["AutomationExecution"]
+            polls += 1
+            status = e["AutomationExecutionStatus"]
+            if status in AUTOMATION_TERMINAL:
+                t_done = time.perf_counter()
+                break
+            if time.perf_counter() - t0 > timeout:
+                return {"execution_id": eid, "status": f"still {status} after {timeout:.0f} s", "polls": polls}
+        out = {"execution_id": eid, "status": status, "total_ms": (t_done - t0) * 1000,
+               "start_rtt_ms": (t_started - t0) * 1000, "polls": polls}
+        # The server's own view (boto3 parses these into datetimes): start -> end of the execution.
+        s, f = e.get("ExecutionStartTime"), e.get("ExecutionEndTime")
+        if hasattr(s, "timestamp") and hasattr(f, "timestamp"):
+            out["server_start_to_end_ms"] = (f.timestamp() - s.timestamp()) * 1000
+        if status != "Success":
+            out["failure"] = e.get("FailureMessage") or ""
+        elif [str(x).lower() for x in (e.get("Outputs") or {}).get("ok.ok", [])] != ["true"]:
+            out["status"] = "Success with unexpected outputs"
+            out["failure"] = repr(e.get("Outputs"))
+        return out
+
+    def python_baselines(self, n: int) -> dict:
+        """n x `python3 -c pass` and n x `python3 -c "import json"`, with the PATH the server sees."""
+        path = self.env.get("PATH", os.defpath)
+        py3 = shutil.which("python3", path=path)
+        if not py3:
+            raise BenchError("(d) python3 is not on PATH")
+        real = run_text([py3, "-c", "import sys; print(sys.executable)"]) or py3
+        info = {
+            "python3": py3,
+            "python3_executable": real,  # differs from python3 when python3 is a shim (pyenv, asdf)
+            "python3_version": run_text([py3, "-c", "import sys; print(sys.version.split()[0])"]),
+            # What the server runs for Runtime python3.11: python3.11 from PATH if present, else python3.
+            "server_runtime_interpreter": shutil.which("python3.11", path=path) or py3,
+        }
+        for _ in range(3):
+            python_start_ms([py3, "-c", "pass"], self.env)
+        passes = [python_start_ms([py3, "-c", "pass"], self.env) for _ in range(n)]
+        imports = [python_start_ms([py3, "-c", "import json"], self.env) for _ in range(n)]
+        info["python3_c_pass_ms"] = summary(passes)
+        info["python3_c_import_json_ms"] = summary(imports)
+        if real != py3 and os.path.realpath(real) != os.path.realpath(py3):
+            # python3 is a shim: also time the interpreter behind it, for reference.
+            info["python3_executable_c_pass_ms"] = summary(
+                [python_start_ms([real, "-c", "pass"], self.env) for _ in range(n)])
+        return info
+
+    def phase_d(self) -> dict:
+        n, warm = self.args.runbooks, 3
+        name = f"fleetrun-bench-ok-{os.getpid()}"
+        self.ssm.create_document(Name=name, Content=RUNBOOK_YAML, DocumentType="Automation", DocumentFormat="YAML")
+        log(f"(d) baseline: {n} x python3 -c pass, {n} x python3 -c 'import json'")
+        base = self.python_baselines(n)
+        log(f"(d) runbook {name}: {warm} warm-up + {n} sequential executions")
+        for k in range(warm):
+            w = self.runbook_once(name)
+            if w["status"] != "Success":
+                raise BenchError(f"(d) warm-up execution {w['execution_id']} ended {w['status']}: {w.get('failure', '')}")
+        cpu0 = cpu_seconds(self.server.pid)
+        runs = [self.runbook_once(name) for _ in range(n)]
+        cpu1 = cpu_seconds(self.server.pid)
+        ok = [r for r in runs if r["status"] == "Success"]
+        failed = [r for r in runs if r["status"] != "Success"]
+        lat = [r["total_ms"] for r in ok]
+        result = {
+            "document": name,
+            "runbooks": n,
+            "warmup": warm,
+            "poll_interval_ms": 2,
+            "failures": len(failed),
+            "failure_examples": [{k: r.get(k) for k in ("execution_id", "status", "failure")} for r in failed[:3]],
+            "start_to_success_visible_ms": summary(lat),
+            "start_automation_rtt_ms": summary([r["start_rtt_ms"] for r in ok]),
+            "server_start_to_end_ms": summary([r["server_start_to_end_ms"] for r in ok if "server_start_to_end_ms" in r]),
+            "polls_per_run": summary([float(r["polls"]) for r in ok]),
+            # Server CPU (own + reaped children, i.e. the Python processes) per execution, incl. answering the polls.
+            "server_cpu_ms_per_run": round(((cpu1[0] + cpu1[1]) - (cpu0[0] + cpu0[1])) * 1000 / n, 2),
+            "baseline": base,
+        }
+        if lat:
+            result["overhead_p50_ms"] = round(pct(lat, 50) - base["python3_c_pass_ms"]["p50"], 3)
+        log(f"(d) p50 {result['start_to_success_visible_ms'].get('p50')} ms, python3 -c pass p50 "
+            f"{base['python3_c_pass_ms']['p50']} ms, {len(failed)} failures")
+        return result
+
     # ---- (c) ----------------------------------------------------------------------------------
 
     def rss_snapshot(self, label: str) -> dict:
@@ -919,6 +1055,9 @@ class Bench:
         time.sleep(1.0)
 
         results = {"a": self.phase_a(first)}
+        if not self.args.skip_runbook:
+            # Before the other agents enrol: the runbook runs on the server alone.
+            results["d"] = self.phase_d()
 
         log(f"starting {self.args.agents - 1} more agents (batches of {self.args.enrol_batch})")
         t_enrol = time.monotonic()
@@ -952,7 +1091,7 @@ def verdicts(res: dict) -> dict:
     b = res["b"]
     c = res["c"]["after_b"]
     agent_rss = c["agent_rss_mib"].get("p50", 0)
-    return {
+    out = {
         "a_p50": {"value_ms": a["p50"], "target_ms": TARGETS["a_p50_ms"], "pass": a["p50"] <= TARGETS["a_p50_ms"]},
         "a_p99": {"value_ms": a["p99"], "target_ms": TARGETS["a_p99_ms"], "pass": a["p99"] <= TARGETS["a_p99_ms"]},
         "b_median": {"value_ms": b["total_ms_median"], "target_ms": b["target_ms"],
@@ -961,6 +1100,14 @@ def verdicts(res: dict) -> dict:
         "c_agent_rss": {"value_mib": agent_rss, "max_mib": c["agent_rss_mib"].get("max"),
                         "target_mib": TARGETS["c_agent_rss_mib"], "pass": agent_rss <= TARGETS["c_agent_rss_mib"]},
     }
+    d = res.get("d")
+    if d is not None:
+        over = d.get("overhead_p50_ms")
+        out["d_overhead"] = {"value_ms": over, "runbook_p50_ms": d["start_to_success_visible_ms"].get("p50"),
+                             "python3_c_pass_p50_ms": d["baseline"]["python3_c_pass_ms"]["p50"],
+                             "target_ms": TARGETS["d_overhead_ms"], "failures": d["failures"],
+                             "pass": over is not None and over <= TARGETS["d_overhead_ms"] and d["failures"] == 0}
+    return out
 
 
 def print_report(doc: dict) -> None:
@@ -995,6 +1142,24 @@ def print_report(doc: dict) -> None:
           f"with {c['agents_connected']} agents")
     print(f"    agent p50: RssAnon {c['agent_rss_anon_mib'].get('p50')} + RssFile {c['agent_rss_file_mib'].get('p50')} MiB; "
           f"PSS {c['agent_pss_mib'].get('p50')} MiB, USS {c['agent_uss_mib'].get('p50')} MiB")
+    if "d" in r:
+        d, bl = r["d"], r["d"]["baseline"]
+        p50 = d["start_to_success_visible_ms"].get("p50")
+        p99 = d["start_to_success_visible_ms"].get("p99")
+        y = bl["python3_c_pass_ms"]["p50"]
+        if p50 is None:
+            print(f"(d) runbook start -> Success visible: no successful run of {d['runbooks']} "
+                  f"({d['failures']} failures) [MISS]")
+        else:
+            print(f"(d) runbook start -> Success visible p50 {p50:.1f} ms; python3 -c pass p50 {y:.1f} ms; "
+                  f"overhead {p50 - y:.1f} ms [{ok(v['d_overhead']['pass'])} <= 15]")
+            print(f"    {d['runbooks']} runs, p99 {p99:.1f} ms, {d['failures']} failures; StartAutomationExecution RTT p50 "
+                  f"{d['start_automation_rtt_ms']['p50']:.1f} ms; server start->end p50 "
+                  f"{d['server_start_to_end_ms'].get('p50', float('nan')):.1f} ms; python3 -c 'import json' p50 "
+                  f"{bl['python3_c_import_json_ms']['p50']:.1f} ms; server CPU {d['server_cpu_ms_per_run']} ms/run")
+            if "python3_executable_c_pass_ms" in bl:
+                print(f"    note: {bl['python3']} is a shim for {bl['python3_executable']} "
+                      f"(-c pass p50 {bl['python3_executable_c_pass_ms']['p50']:.1f} ms without the shim)")
     if "idle_db" in r:
         d = r["idle_db"]
         print(f"(idle) PostgreSQL with {d['agents']} agents connected and no work: {d['transactions_per_s']} "
@@ -1022,14 +1187,17 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true", help="keep the work dir (logs, databases) afterwards")
     ap.add_argument("--time-limit", type=int, default=290, help="abort everything after this many seconds")
     ap.add_argument("--out", type=Path, default=None, help="write the full results as JSON here")
+    ap.add_argument("--runbooks", type=int, default=100,
+                    help="(d) sequential runbook executions measured, and python3 starts in its baseline (default 100)")
+    ap.add_argument("--skip-runbook", action="store_true", help="skip (d), the runbook start -> Success measurement")
     ap.add_argument("--postgres", metavar="ADMIN_URL", default=None,
                     help="run the server on PostgreSQL: a fresh database is created through ADMIN_URL "
                          "(e.g. postgres://postgres@127.0.0.1:5432/postgres) and dropped afterwards")
     ap.add_argument("--idle-window", type=float, default=40.0,
                     help="with --postgres: seconds over which the idle database rate is measured (default 40)")
     args = ap.parse_args()
-    if args.commands < 1 or args.agents < 1 or args.repeats < 1:
-        ap.error("--commands, --agents and --repeats must be >= 1")
+    if args.commands < 1 or args.agents < 1 or args.repeats < 1 or args.runbooks < 1:
+        ap.error("--commands, --agents, --repeats and --runbooks must be >= 1")
 
     if args.build:
         log("cargo build --release")
@@ -1078,7 +1246,7 @@ def main() -> int:
         signal.alarm(0)
         machine["loadavg_end"] = _loadavg()
         doc = {
-            "benchmark": "fleetrun dispatch latency / fan-out / idle RSS",
+            "benchmark": "fleetrun dispatch latency / fan-out / idle RSS / runbook latency",
             "command": " ".join([Path(sys.executable).name, "bench/run.py"] + sys.argv[1:]),
             "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "machine": machine,

@@ -61,7 +61,7 @@ async fn resolve_python(minor: u32, interpreters: &Interpreters) -> Result<Inter
             tried.push(format!("{} is not on the search path", candidate.display()));
             continue;
         };
-        match probe_python(&path, &interpreters.search_path).await {
+        match probe_cached(&path, &interpreters.search_path).await {
             Ok(version) => {
                 if candidate != &exact {
                     tracing::warn!(
@@ -79,6 +79,26 @@ async fn resolve_python(minor: u32, interpreters: &Interpreters) -> Result<Inter
          (for example `apt-get install python3.{minor}` or `pyenv install 3.{minor}`) or configure a fallback python3",
         tried.join(" and "),
     )))
+}
+
+/// How long a successful probe is trusted: long enough that a burst of runbooks starts Python once per run,
+/// not twice; short enough that installing or removing an interpreter is noticed within a minute.
+const PROBE_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// [`probe_python`], remembering successes for [`PROBE_CACHE_TTL`] (failures are always probed again).
+async fn probe_cached(path: &Path, search_path: &OsStr) -> Result<String, String> {
+    type Cache =
+        std::sync::Mutex<std::collections::HashMap<(PathBuf, std::ffi::OsString), (String, std::time::Instant)>>;
+    static CACHE: std::sync::LazyLock<Cache> = std::sync::LazyLock::new(Default::default);
+    let key = (path.to_path_buf(), search_path.to_os_string());
+    if let Some((version, at)) = CACHE.lock().unwrap_or_else(|e| e.into_inner()).get(&key)
+        && at.elapsed() < PROBE_CACHE_TTL
+    {
+        return Ok(version.clone());
+    }
+    let version = probe_python(path, search_path).await?;
+    CACHE.lock().unwrap_or_else(|e| e.into_inner()).insert(key, (version.clone(), std::time::Instant::now()));
+    Ok(version)
 }
 
 /// Runs `path -I -c PROBE_PROGRAM` with a minimal environment and returns the first line of
