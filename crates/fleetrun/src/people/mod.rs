@@ -1,5 +1,5 @@
-//! Commands for people: `run`, `commands list`, `invocations`, `output`, `nodes list`, `params` and
-//! `provenance`.
+//! Commands for people: `run`, `commands list`, `invocations`, `output`, `nodes list`, `params`,
+//! `provenance` and `automation`.
 //!
 //! They talk to the server only through the SSM API (`fleetrun_client::SsmClient`, configured from the same
 //! `AWS_*` variables the aws CLI reads), so they work against any fleetrun server a person holds a key for.
@@ -7,6 +7,7 @@
 //! targets failed, 2 for usage, transport and server errors, and 0 quietly on a broken stdout pipe. It does
 //! not own the server, the agent, or the aws-CLI-compatible JSON shapes, which it passes through untouched.
 
+mod automation;
 mod fetch;
 mod groups;
 mod listing;
@@ -43,6 +44,9 @@ pub(crate) enum PeopleCommand {
     Params(params::ParamsCommand),
     /// What an invocation downloaded: source, revision and the sha256 of every file.
     Provenance(provenance::ProvenanceArgs),
+    /// SSM Automation: start runbooks and follow them, list, inspect and stop executions.
+    #[command(subcommand)]
+    Automation(automation::AutomationCommand),
 }
 
 const RUN_EXAMPLES: &str = "\
@@ -81,6 +85,7 @@ pub(crate) async fn run(command: PeopleCommand) -> ExitCode {
         PeopleCommand::Nodes(command) => listing::nodes(command).await,
         PeopleCommand::Params(command) => params::run(command).await,
         PeopleCommand::Provenance(args) => provenance::run(args).await,
+        PeopleCommand::Automation(command) => automation::run(command).await,
     };
     match result {
         Ok(Verdict::AllSucceeded) => ExitCode::SUCCESS,

@@ -287,3 +287,33 @@ fn tail(path: &Path, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }
+
+/// Whether the aws CLI (v1 or v2) runs here; tests that need it to set up the server skip without it.
+pub(crate) fn has_aws_cli() -> bool {
+    Command::new("aws").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+}
+
+impl Fleet {
+    /// Creates a document with `aws ssm create-document` against this fleet (the CLI has no command for
+    /// it). Panics with the aws CLI's output when that fails.
+    #[track_caller]
+    pub(crate) fn create_document(&self, name: &str, document_type: &str, format: &str, content: &str) {
+        let file = tempfile::NamedTempFile::new_in(self.dir.path()).expect("a document file");
+        std::fs::write(file.path(), content).expect("the document file is written");
+        let mut command = Command::new("aws");
+        command
+            .args(["ssm", "create-document", "--name", name, "--document-type", document_type])
+            .args(["--document-format", format, "--content"])
+            .arg(format!("file://{}", file.path().display()))
+            // The aws CLI needs PATH and HOME, but no profile of whoever runs the tests.
+            .env("AWS_CONFIG_FILE", self.dir.path().join("no-aws-config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", self.dir.path().join("no-aws-credentials"))
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN");
+        for name in CLIENT_VARIABLES {
+            command.env(name, &self.env[name]);
+        }
+        let run = cli(command, self.dir.path());
+        assert_eq!(run.code, 0, "aws ssm create-document {name} failed: {run:#?}");
+    }
+}
