@@ -49,13 +49,17 @@ pub struct RawConfig {
     /// the same text instead. Every replica needs the same keys. Default `<data_dir>/master-keys.json`.
     pub master_key_file: Option<PathBuf>,
     /// How many Automation `aws:executeScript` steps may run at once on this replica (each is a process).
-    /// Default 4.
+    /// Default 4; 0 makes this replica drive no runbooks (other replicas sharing PostgreSQL do).
     pub automation_runners: Option<usize>,
     /// The Python interpreter for `aws:executeScript` when the runtime's exact `python3.N` is not on `PATH`.
     /// Default `python3`.
     pub automation_python: Option<PathBuf>,
     /// PowerShell for `aws:executeScript` PowerShell runtimes. Default `pwsh`.
     pub automation_pwsh: Option<PathBuf>,
+    /// Whether CreateDocument/UpdateDocument may take attachments from `file:///…` paths on the server's
+    /// machine (they are read as the server's user, so only for single-user setups). Default false;
+    /// `fleetrun dev` turns it on.
+    pub allow_file_attachments: Option<bool>,
 }
 
 /// The resolved configuration.
@@ -76,6 +80,7 @@ pub struct Config {
     /// None: keep finished commands forever.
     pub command_retention: Option<Duration>,
     pub master_key_file: PathBuf,
+    pub allow_file_attachments: bool,
     /// At least 1.
     pub automation_runners: usize,
     pub automation_python: PathBuf,
@@ -132,6 +137,7 @@ impl RawConfig {
             listen,
             data_dir,
             master_key_file,
+            allow_file_attachments: self.allow_file_attachments.unwrap_or(false),
             public_url: public_url.trim_end_matches('/').to_string(),
             database_url: self.database_url,
             object_store_url: self.object_store_url,

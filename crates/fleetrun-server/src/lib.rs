@@ -40,6 +40,7 @@ pub fn router(state: AppState) -> Router {
             put(agent_api::upload_output),
         )
         .route("/output/{command_id}/{instance_id}/{step}/{stream}", get(output::download))
+        .route("/attachments/{document}/{version}/{name}", get(ssm::attachments::download))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::layer));
     Router::new()
         .route(fleetrun_proto::PATH_REGISTER, post(agent_api::register))

@@ -50,6 +50,8 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<()> {
         data_dir: Some(data_dir.clone()),
         database_url: args.database_url.clone(),
         object_store_url: args.object_store_url.clone(),
+        // A single user on loopback: runbook attachments may come from local files.
+        allow_file_attachments: Some(true),
         ..Default::default()
     };
     let state = fleetrun_server::open(raw.resolve()?).await?;

@@ -284,9 +284,14 @@ impl Run<'_> {
     /// lost to a stop request; fails when another replica holds the lease now.
     async fn save(&mut self, ending: Option<&Ending>) -> anyhow::Result<()> {
         loop {
+            // Only the End decision makes an execution final, together with its failure message: a
+            // status derived between steps (a critical step just failed) shows InProgress until then.
             let status = match ending {
                 Some(ending) => ending.status,
-                None => execution_status(&self.runbook, &self.persisted.state)?,
+                None => match execution_status(&self.runbook, &self.persisted.state)? {
+                    derived if derived.is_terminal() => fleetrun_core::automation::ExecutionStatus::InProgress,
+                    derived => derived,
+                },
             };
             let outputs = runbook_outputs(&self.runbook, &self.persisted.state);
             let (current_step, current_action) = match self.persisted.state.runs.last() {

@@ -103,9 +103,18 @@ async fn execute_script(
         Ok(script) => script,
         Err(error) => return Ran::from_error(&error),
     };
-    if script.attachment.is_some() {
-        return Ran::failed(FailurePoint::ResolvingInputs, "Attachments are not supported by fleetrun yet");
-    }
+    let attachment = match &script.attachment {
+        None => None,
+        Some(name) => match crate::ssm::attachments::for_step(app, execution.id, name).await {
+            Ok(attachment) => Some(attachment),
+            Err(detail) => {
+                return Ran::failed(
+                    FailurePoint::ResolvingInputs,
+                    &format!("Attachment {name} cannot be loaded: {detail}"),
+                );
+            }
+        },
+    };
     let runtime = match script.runtime.to_wire().parse::<fleetrun_script::Runtime>() {
         Ok(runtime) => runtime,
         Err(error) => return Ran::failed(FailurePoint::ResolvingInputs, &error.to_string()),
@@ -115,7 +124,7 @@ async fn execute_script(
         runtime,
         handler: script.handler,
         script: script.script,
-        attachment: None,
+        attachment,
         input_payload: Value::Object(script.input_payload),
         context: json!({
             "automation:EXECUTION_ID": execution.id,

@@ -7,6 +7,7 @@ use super::error::SsmError;
 use super::send::document_name;
 use super::wire::{self, decode, epoch, tags_json};
 use crate::app::{AppState, now_ms};
+use crate::ssm::attachments;
 use fleetrun_core::document::{self, DocumentFormat, DocumentKind, MAX_DOCUMENT_BYTES};
 use fleetrun_store::{DocumentVersion, NewDocument, NewDocumentVersion, StoreError, VersionSelector};
 use serde::Deserialize;
@@ -80,8 +81,8 @@ fn new_version(
     if content.is_empty() {
         return Err(SsmError::validation("content", "", "Member must have length greater than or equal to 1"));
     }
-    if !input.attachments.is_empty() || !input.requires.is_empty() {
-        return Err(SsmError::new("InvalidDocumentContent", "Attachments and Requires are not supported yet."));
+    if !input.requires.is_empty() {
+        return Err(SsmError::new("InvalidDocumentContent", "Requires is not supported yet."));
     }
     document::parse_document(content, format, kind).map_err(|e| match e {
         document::DocumentError::TooLarge { .. } => SsmError::new("MaxDocumentSizeExceeded", e.to_string()),
@@ -152,6 +153,8 @@ pub(crate) async fn create_document(state: &AppState, input: Value) -> Result<Va
     let kind = kind_of(input.document_type.as_deref())?;
     let version = new_version(&input, &content, format, kind)?;
     let tags = check_tags(&input.tags)?;
+    let files = attachments::declared_files(&content, format, kind);
+    let staged = attachments::stage(state, &input.attachments, &files).await?;
     let doc = NewDocument {
         name: name.clone(),
         owner: state.config.account_id.clone(),
@@ -165,6 +168,10 @@ pub(crate) async fn create_document(state: &AppState, input: Value) -> Result<Va
         }
         other => other.into(),
     })?;
+    if let Err(error) = attachments::store(state, &name, stored.version, staged).await {
+        let _ = state.store.delete_document(&name, None).await;
+        return Err(error);
+    }
     if !tags.is_empty() {
         state.store.add_tags("Document", &name, &tags).await?;
     }
@@ -192,6 +199,8 @@ pub(crate) async fn update_document(state: &AppState, input: Value) -> Result<Va
     let format = format_of(input.document_format.as_deref())?;
     let kind = kind_of(Some(&latest.document_type))?;
     let version = new_version(&input, &content, format, kind)?;
+    let files = attachments::declared_files(&content, format, kind);
+    let staged = attachments::stage(state, &input.attachments, &files).await?;
     let stored = state.store.add_document_version(&name, &version).await.map_err(|e| match e {
         StoreError::Conflict(_) => {
             SsmError::new("DuplicateDocumentContent", "The content is the same as the latest version's.")
@@ -201,6 +210,10 @@ pub(crate) async fn update_document(state: &AppState, input: Value) -> Result<Va
         }
         other => other.into(),
     })?;
+    if let Err(error) = attachments::store(state, &name, stored.version, staged).await {
+        let _ = state.store.delete_document(&name, Some(stored.version)).await;
+        return Err(error);
+    }
     Ok(json!({ "DocumentDescription": description_json(state, &stored).await? }))
 }
 
@@ -269,7 +282,7 @@ pub(crate) async fn get_document(state: &AppState, input: Value) -> Result<Value
         "DocumentType": v.document_type,
         "DocumentFormat": format.as_str(),
         "Requires": [],
-        "AttachmentsContent": [],
+        "AttachmentsContent": attachments::content_json(state, &v.name, v.version).await?,
     }))
 }
 
@@ -322,7 +335,7 @@ async fn description_json(state: &AppState, v: &DocumentVersion) -> Result<Value
         "DocumentFormat": v.format,
         "TargetType": v.target_type,
         "Tags": tags_json(&tags),
-        "AttachmentsInformation": [],
+        "AttachmentsInformation": attachments::information_json(state, &v.name, v.version).await?,
         "Requires": [],
     }))
 }

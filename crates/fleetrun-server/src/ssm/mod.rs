@@ -4,6 +4,7 @@
 //! their input, call the store and the core, and encode the output; only this module knows SSM's names.
 //! Authentication has already happened (the `auth` layer) when a request reaches [`handle`].
 
+pub mod attachments;
 mod automation;
 mod commands;
 mod documents;
