@@ -595,3 +595,77 @@ def test_stop_cancels_a_running_command_and_pages_steps(dev):
     only = dev.ssm.describe_automation_step_executions(
         AutomationExecutionId=execution_id, Filters=[{"Key": "Action", "Values": ["aws:runCommand"]}])
     assert [s["StepName"] for s in only["StepExecutions"]] == ["long"]
+
+
+RETRY_AND_RECOVER = """\
+schemaVersion: '0.3'
+parameters:
+  Counter:
+    type: String
+outputs:
+  - flaky.Attempt
+  - recover.Said
+mainSteps:
+  - name: flaky
+    action: aws:executeScript
+    maxAttempts: 3
+    inputs:
+      Runtime: python3.11
+      Handler: handler
+      InputPayload:
+        counter: '{{ Counter }}'
+      Script: |-
+        def handler(events, context):
+            path = events["counter"]
+            try:
+                n = int(open(path).read())
+            except FileNotFoundError:
+                n = 0
+            open(path, "w").write(str(n + 1))
+            if n < 2:
+                raise RuntimeError(f"attempt {n + 1} fails")
+            return {"attempt": n + 1}
+    outputs:
+      - {Name: Attempt, Selector: $.Payload.attempt, Type: Integer}
+  - name: broken
+    action: aws:executeScript
+    onFailure: step:recover
+    inputs:
+      Runtime: python3.11
+      Handler: handler
+      Script: |-
+        def handler(events, context):
+            raise KeyError("missing")
+  - name: skipped
+    action: aws:executeScript
+    inputs:
+      Runtime: python3.11
+      Handler: handler
+      Script: |-
+        def handler(events, context):
+            return "should not run"
+  - name: recover
+    action: aws:executeScript
+    inputs:
+      Runtime: python3.11
+      Handler: handler
+      Script: |-
+        def handler(events, context):
+            return "recovered"
+    outputs:
+      - {Name: Said, Selector: $.Payload, Type: String}
+"""
+
+
+def test_max_attempts_retries_and_on_failure_jumps_to_a_step(dev, tmp_path: Path):
+    """`maxAttempts: 3` retries a step that fails twice; `onFailure: step:recover` jumps over the next step. The
+    execution ends Failed (a critical step failed) with the recovery step run and its output reported."""
+    counter = tmp_path / "attempts"
+    execution = _wait(dev, _start(dev, _create(dev, RETRY_AND_RECOVER), Counter=str(counter)))
+    assert counter.read_text() == "3", "three attempts, then success"
+    steps = _steps(execution)
+    assert steps["flaky"]["StepStatus"] == "Success" and execution["Outputs"]["flaky.Attempt"] == ["3"], execution
+    assert steps["broken"]["StepStatus"] == "Failed" and "KeyError" in steps["broken"]["FailureMessage"]
+    assert steps["recover"]["StepStatus"] == "Success" and execution["Outputs"]["recover.Said"] == ["recovered"]
+    assert steps.get("skipped", {}).get("StepStatus", "Pending") == "Pending", "the jump skipped it"
+    assert execution["AutomationExecutionStatus"] == "Failed", execution
