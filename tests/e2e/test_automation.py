@@ -455,10 +455,6 @@ def test_bad_input(dev):
     message = _refused(ssm.create_document, "InvalidDocumentContent", Name=_name("bad"), Content=unsupported,
                        DocumentType="Automation", DocumentFormat="YAML")
     assert "other" in message and "aws:createImage" in message
-    pause = BRANCH.replace("action: aws:sleep\n    inputs:\n      Duration: PT0S", "action: aws:pause\n    inputs: {}")
-    message = _refused(ssm.create_document, "InvalidDocumentContent", Name=_name("pause"), Content=pause,
-                       DocumentType="Automation", DocumentFormat="YAML")
-    assert "aws:pause" in message
     _refused(ssm.get_automation_execution, "AutomationExecutionNotFoundException",
              AutomationExecutionId=str(uuid.uuid4()))
     _refused(ssm.stop_automation_execution, "AutomationExecutionNotFoundException",
@@ -669,3 +665,249 @@ def test_max_attempts_retries_and_on_failure_jumps_to_a_step(dev, tmp_path: Path
     assert steps["recover"]["StepStatus"] == "Success" and execution["Outputs"]["recover.Said"] == ["recovered"]
     assert steps.get("skipped", {}).get("StepStatus", "Pending") == "Pending", "the jump skipped it"
     assert execution["AutomationExecutionStatus"] == "Failed", execution
+
+
+# Rate control: one child execution per target, MaxConcurrency at once, MaxErrors before the rollout stops.
+FANOUT = """\
+schemaVersion: '0.3'
+parameters:
+  Who:
+    type: String
+  Log:
+    type: String
+mainSteps:
+  - name: greet
+    action: aws:executeScript
+    inputs:
+      Runtime: python3.11
+      Handler: handler
+      InputPayload:
+        who: '{{ Who }}'
+        log: '{{ Log }}'
+      Script: |-
+        def handler(events, context):
+          import time
+          who = events['who']
+          if who == 'boom':
+            raise Exception('boom')
+          start = time.time()
+          time.sleep(1)
+          with open(events['log'], 'a') as f:
+            f.write(f"{who} {start} {time.time()}\\n")
+          return {'Who': who}
+    outputs:
+      - Name: Who
+        Type: String
+        Selector: $.Payload.Who
+outputs:
+  - greet.Who
+"""
+
+
+def _children(dev, parent_id: str) -> list[dict]:
+    listed = dev.ssm.describe_automation_executions(
+        Filters=[{"Key": "ParentExecutionId", "Values": [parent_id]}])["AutomationExecutionMetadataList"]
+    return [_get(dev, c["AutomationExecutionId"]) for c in listed]
+
+
+def _child_whos(children: list[dict]) -> list[str]:
+    return sorted(c["Parameters"]["Who"][0] for c in children)
+
+
+def test_fanout_parameter_values_respects_max_concurrency(dev, tmp_path: Path):
+    log = tmp_path / "runs.log"
+    name = _create(dev, FANOUT)
+    parent_id = dev.ssm.start_automation_execution(
+        DocumentName=name, Parameters={"Log": [str(log)]}, TargetParameterName="Who",
+        Targets=[{"Key": "ParameterValues", "Values": ["a", "b", "c", "d", "e"]}], MaxConcurrency="2",
+    )["AutomationExecutionId"]
+    parent = _wait(dev, parent_id, timeout=120)
+    assert parent["AutomationExecutionStatus"] == "Success", parent
+    assert parent["Mode"] == "Auto" and parent["TargetParameterName"] == "Who"
+    assert parent["MaxConcurrency"] == "2" and parent["MaxErrors"] == "0"
+    assert parent["Targets"] == [{"Key": "ParameterValues", "Values": ["a", "b", "c", "d", "e"]}]
+    assert parent["ResolvedTargets"] == {"ParameterValues": ["a", "b", "c", "d", "e"], "Truncated": False}
+    children = _children(dev, parent_id)
+    assert _child_whos(children) == ["a", "b", "c", "d", "e"]
+    for child in children:
+        assert child["AutomationExecutionStatus"] == "Success", child
+        assert child["ParentAutomationExecutionId"] == parent_id
+        assert child["Outputs"]["greet.Who"] == child["Parameters"]["Who"]
+    runs = [line.split() for line in log.read_text().splitlines()]
+    assert sorted(r[0] for r in runs) == ["a", "b", "c", "d", "e"]
+    spans = [(float(r[1]), float(r[2])) for r in runs]
+    for start, _ in spans:
+        running = sum(1 for s, e in spans if s <= start < e)
+        assert running <= 2, spans
+
+
+def test_fanout_target_maps(dev, tmp_path: Path):
+    log = tmp_path / "runs.log"
+    name = _create(dev, FANOUT)
+    maps = [{"Who": ["x"], "Log": [str(log)]}, {"Who": ["y"], "Log": [str(log)]}]
+    parent_id = dev.ssm.start_automation_execution(DocumentName=name, TargetMaps=maps)["AutomationExecutionId"]
+    parent = _wait(dev, parent_id, timeout=90)
+    assert parent["AutomationExecutionStatus"] == "Success", parent
+    assert parent["TargetMaps"] == maps
+    assert parent["MaxConcurrency"] == "10" and parent["MaxErrors"] == "0"
+    children = _children(dev, parent_id)
+    assert _child_whos(children) == ["x", "y"]
+    assert all(c["AutomationExecutionStatus"] == "Success" for c in children)
+
+
+def test_fanout_max_errors_stops_the_rollout(dev, tmp_path: Path):
+    name = _create(dev, FANOUT)
+    parent_id = dev.ssm.start_automation_execution(
+        DocumentName=name, Parameters={"Log": [str(tmp_path / "runs.log")]}, TargetParameterName="Who",
+        Targets=[{"Key": "ParameterValues", "Values": ["boom", "a", "b", "c", "d"]}], MaxConcurrency="1",
+        MaxErrors="0",
+    )["AutomationExecutionId"]
+    parent = _wait(dev, parent_id, timeout=90)
+    assert parent["AutomationExecutionStatus"] == "Failed", parent
+    assert "MaxErrors" in parent["FailureMessage"]
+    children = _children(dev, parent_id)
+    assert len(children) < 5
+    assert [c["AutomationExecutionStatus"] for c in children] == ["Failed"]
+
+
+def test_fanout_instance_ids(dev, tmp_path: Path):
+    name = _create(dev, FANOUT)
+    parent_id = dev.ssm.start_automation_execution(
+        DocumentName=name, Parameters={"Log": [str(tmp_path / "runs.log")]}, TargetParameterName="Who",
+        Targets=[{"Key": "InstanceIds", "Values": [dev.dev_instance_id]}],
+    )["AutomationExecutionId"]
+    parent = _wait(dev, parent_id, timeout=90)
+    assert parent["AutomationExecutionStatus"] == "Success", parent
+    assert parent["ResolvedTargets"]["ParameterValues"] == [dev.dev_instance_id]
+    children = _children(dev, parent_id)
+    assert len(children) == 1
+    assert children[0]["Outputs"]["greet.Who"] == [dev.dev_instance_id]
+
+
+def test_fanout_bad_input(dev):
+    ssm = dev.ssm
+    name = _create(dev, FANOUT)
+    values = [{"Key": "ParameterValues", "Values": ["a"]}]
+    log = {"Log": ["/tmp/unused"]}
+    _refused(ssm.start_automation_execution, "ValidationException", DocumentName=name, Parameters=log, Targets=values)
+    message = _refused(ssm.start_automation_execution, "InvalidAutomationExecutionParametersException",
+                       DocumentName=name, Parameters=log, Targets=values, TargetParameterName="Nope")
+    assert "Nope" in message
+    _refused(ssm.start_automation_execution, "ValidationException", DocumentName=name, TargetParameterName="Who",
+             Targets=values, TargetMaps=[{"Who": ["a"], "Log": ["/tmp/unused"]}])
+    message = _refused(ssm.start_automation_execution, "InvalidAutomationExecutionParametersException",
+                       DocumentName=name, TargetMaps=[{"Whom": ["a"]}])
+    assert "Whom" in message
+    _refused(ssm.start_automation_execution, "ValidationException", DocumentName=name, Parameters=log,
+             TargetParameterName="Who", Targets=values, MaxConcurrency="0")
+
+
+# aws:pause / aws:approve and SendAutomationSignal.
+PAUSE_THEN_SCRIPT = """\
+schemaVersion: '0.3'
+outputs:
+  - after.Said
+mainSteps:
+  - name: hold
+    action: aws:pause
+    inputs: {}
+  - name: after
+    action: aws:executeScript
+    inputs:
+      Runtime: python3.11
+      Handler: handler
+      Script: |-
+        def handler(events, context):
+            return "resumed"
+    outputs:
+      - {Name: Said, Selector: $.Payload, Type: String}
+"""
+
+APPROVE = """\
+schemaVersion: '0.3'
+mainSteps:
+  - name: gate
+    action: aws:approve
+    inputs:
+      Approvers: ['APPROVER']
+      Message: Ship it?
+      NotificationArn: arn:aws:sns:us-east-1:000000000000:approvals
+  - name: done
+    action: aws:sleep
+    inputs:
+      Duration: PT0S
+"""
+
+
+def _access_key(dev) -> str:
+    return dev.ssm._request_signer._credentials.get_frozen_credentials().access_key
+
+
+def _signal(dev, execution_id: str, kind: str, **payload):
+    req = dict(AutomationExecutionId=execution_id, SignalType=kind)
+    if payload:
+        req["Payload"] = {k: v if isinstance(v, list) else [v] for k, v in payload.items()}
+    return dev.ssm.send_automation_signal(**req)
+
+
+def test_pause_waits_for_resume(dev):
+    execution_id = _start(dev, _create(dev, PAUSE_THEN_SCRIPT))
+    waiting = _wait(dev, execution_id, {"Waiting"} | TERMINAL)
+    assert waiting["AutomationExecutionStatus"] == "Waiting"
+    assert _steps(waiting)["hold"]["StepStatus"] == "Waiting"
+    _signal(dev, execution_id, "Resume", StepName="hold")
+    done = _wait(dev, execution_id)
+    assert done["AutomationExecutionStatus"] == "Success", done.get("FailureMessage")
+    assert _steps(done)["hold"]["StepStatus"] == "Success"
+    assert done["Outputs"]["after.Said"] == ["resumed"]
+    message = _refused(dev.ssm.send_automation_signal, "InvalidAutomationSignalException",
+                       AutomationExecutionId=execution_id, SignalType="Resume")
+    assert execution_id in message
+
+
+def test_approve_with_one_approver(dev):
+    execution_id = _start(dev, _create(dev, APPROVE.replace("APPROVER", _access_key(dev))))
+    _wait(dev, execution_id, {"Waiting"})
+    _refused(dev.ssm.send_automation_signal, "InvalidAutomationSignalException",
+             AutomationExecutionId=execution_id, SignalType="Resume")
+    _signal(dev, execution_id, "Approve", Comment="looks good")
+    done = _wait(dev, execution_id)
+    assert done["AutomationExecutionStatus"] == "Success", done.get("FailureMessage")
+    gate = _steps(done)["gate"]
+    assert gate["Outputs"]["ApprovalStatus"] == ["Approved"]
+    decisions = [json.loads(d) for d in gate["Outputs"]["ApproverDecisions"]]
+    assert decisions[0]["Approver"] == _access_key(dev) and decisions[0]["Comment"] == "looks good"
+
+
+def test_reject_fails_the_execution(dev):
+    execution_id = _start(dev, _create(dev, APPROVE.replace("APPROVER", _access_key(dev))))
+    _wait(dev, execution_id, {"Waiting"})
+    _signal(dev, execution_id, "Reject", Comment="not today")
+    done = _wait(dev, execution_id)
+    assert done["AutomationExecutionStatus"] == "Failed"
+    assert "rejected" in done["FailureMessage"] and "not today" in done["FailureMessage"]
+    assert _steps(done)["gate"]["StepStatus"] == "Failed"
+    assert "done" not in _steps(done) or _steps(done)["done"]["StepStatus"] == "Pending"
+
+
+def test_signal_errors_and_a_non_approver(dev):
+    _refused(dev.ssm.send_automation_signal, "AutomationExecutionNotFoundException",
+             AutomationExecutionId=str(uuid.uuid4()), SignalType="Resume")
+    execution_id = _start(dev, _create(dev, APPROVE))
+    _wait(dev, execution_id, {"Waiting"})
+    message = _refused(dev.ssm.send_automation_signal, "InvalidAutomationSignalException",
+                       AutomationExecutionId=execution_id, SignalType="Approve")
+    assert "approver" in message
+    _refused(dev.ssm.send_automation_signal, "AutomationStepNotFoundException",
+             AutomationExecutionId=execution_id, SignalType="Resume", Payload={"StepName": ["nope"]})
+    dev.ssm.stop_automation_execution(AutomationExecutionId=execution_id, Type="Cancel")
+    assert _wait(dev, execution_id)["AutomationExecutionStatus"] == "Cancelled"
+
+
+def test_stop_while_paused_cancels(dev):
+    execution_id = _start(dev, _create(dev, PAUSE_THEN_SCRIPT))
+    _wait(dev, execution_id, {"Waiting"})
+    dev.ssm.stop_automation_execution(AutomationExecutionId=execution_id, Type="Cancel")
+    done = _wait(dev, execution_id)
+    assert done["AutomationExecutionStatus"] == "Cancelled"
+    assert _steps(done)["hold"]["StepStatus"] == "Cancelled"

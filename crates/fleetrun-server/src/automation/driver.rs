@@ -48,7 +48,7 @@ pub(super) async fn drive(app: &AppState, execution: AutomationExecution, cancel
 
 /// Ends an execution the driver cannot go on with (a store error, a state it cannot read) as Failed rather than
 /// leave it to be claimed again and again. Best effort: a failure here leaves it for the next claim.
-async fn give_up(app: &AppState, id: &str, message: &str) {
+pub(super) async fn give_up(app: &AppState, id: &str, message: &str) {
     let Ok(Some(row)) = app.store.get_automation_execution(id).await else {
         return;
     };
@@ -73,7 +73,7 @@ async fn give_up(app: &AppState, id: &str, message: &str) {
 }
 
 /// Renews the lease and watches for a stop request while the execution is driven.
-async fn keep(app: AppState, id: String, cancel: CancellationToken, lost: CancellationToken) {
+pub(super) async fn keep(app: AppState, id: String, cancel: CancellationToken, lost: CancellationToken) {
     let lease_ms = super::Driver::lease_ms(&app.config);
     let renew_every = app.config.lease / 3;
     let mut last_renew = tokio::time::Instant::now();
@@ -138,7 +138,7 @@ async fn load<'a>(
     Ok(Run { app, row, steps, persisted, runbook, parameters, cancel, lost })
 }
 
-async fn load_runbook(app: &AppState, row: &AutomationExecution) -> Result<Runbook, String> {
+pub(super) async fn load_runbook(app: &AppState, row: &AutomationExecution) -> Result<Runbook, String> {
     let number: i64 = row.document_version.parse().map_err(|_| "the execution names no document version")?;
     let version = app
         .store
@@ -182,7 +182,7 @@ impl Run<'_> {
                 Decision::Cancel { .. } => self.record(Ran::outcome(StepOutcome::Cancelled)).await?,
                 Decision::Await { step, .. } => {
                     let action = &self.runbook.step(&step).expect("next_action checked the step").action;
-                    if matches!(action, Action::Sleep | Action::Branch(_)) {
+                    if matches!(action, Action::Sleep | Action::Branch(_) | Action::Pause | Action::Approve) {
                         self.run_in_flight().await?;
                     } else {
                         let failure = StepFailure::new(FailurePoint::Executing, FailureType::Internal, RESTARTED);
@@ -231,6 +231,9 @@ impl Run<'_> {
             Ok(Prepared::Inputs(inputs)) => inputs_to_wire(inputs),
             _ => inputs_to_wire(&step.inputs),
         };
+        if prepared.is_ok() && matches!(step.action, Action::Pause | Action::Approve) {
+            self.persisted.state.wait()?; // signals.rs: shown Waiting until SendAutomationSignal ends it
+        }
         let index = self.persisted.extras.len() - 1;
         self.step_row_mut(index).inputs_json = json!(shown).to_string();
         self.save(None).await?;

@@ -10,12 +10,19 @@
 //!
 //! The driver claims at once when told ([`Driver::wake`], after StartAutomationExecution) and
 //! otherwise every [`CLAIM_PERIOD`], which picks up executions of dead replicas.
+//!
+//! A rate-controlled parent (started with `Targets` or `TargetMaps`) is claimed the same way but
+//! driven by `fanout.rs`, which starts its children as ordinary executions.
 
 mod driver;
+mod fanout;
+mod signals;
 mod state;
 mod steps;
 
 pub(crate) use driver::new_step_decl;
+pub(crate) use fanout::{Plan, PlannedChild};
+pub(crate) use signals::send_automation_signal;
 pub(crate) use state::PersistedOutputs;
 
 use crate::app::{AppState, now_ms};
@@ -116,7 +123,11 @@ async fn claim_round(state: &AppState) -> anyhow::Result<()> {
             let state = state.clone();
             tokio::spawn(async move {
                 let id = execution.execution_id.clone();
-                driver::drive(&state, execution, token).await;
+                if fanout::is_parent(&execution) {
+                    fanout::drive(&state, execution, token).await;
+                } else {
+                    driver::drive(&state, execution, token).await;
+                }
                 state.automation.driven.lock().expect("driver map lock").remove(&id);
                 if let Err(error) = state.store.release_automation_lease(&id, &state.automation.owner).await {
                     tracing::warn!(execution_id = %id, error = %error, "Releasing an automation lease failed.");

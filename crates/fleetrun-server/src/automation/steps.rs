@@ -1,7 +1,8 @@
 //! Running one step attempt: `aws:executeScript` (a `fleetrun_script` process, bounded by the
 //! runner semaphore), `aws:runCommand` (a command created through SendCommand's own code, then
-//! watched in the store until it ends), `aws:sleep` and `aws:branch`. Each ends in a
-//! [`StepOutcome`]; nothing here touches the execution's state or rows.
+//! watched in the store until it ends), `aws:sleep`, `aws:branch`, and `aws:pause`/`aws:approve`
+//! (waiting for SendAutomationSignal, `signals.rs`). Each ends in a [`StepOutcome`]; nothing here
+//! touches the execution's state or rows.
 
 use crate::app::{AppState, now_ms};
 use fleetrun_core::automation::{
@@ -76,6 +77,7 @@ pub(super) async fn execute(
             Action::ExecuteScript(_) => execute_script(app, execution, step, &inputs, cancel.clone()).await,
             Action::RunCommand => run_command(app, step, &inputs, cancel.clone()).await,
             Action::Sleep => sleep(&inputs, started_ms, cancel.clone()).await,
+            Action::Pause | Action::Approve => await_signal(app, execution, step, &inputs, cancel.clone()).await,
             other => Ran::failed(FailurePoint::Executing, &format!("fleetrun does not run {} steps yet", other.name())),
         }
     };
@@ -291,5 +293,27 @@ async fn sleep(inputs: &Value, started_ms: i64, cancel: CancellationToken) -> Ra
             Ran::outcome(StepOutcome::Success { outputs: StepOutputs::new(), branch_choice: None })
         }
         () = cancel.cancelled() => Ran::outcome(StepOutcome::Cancelled),
+    }
+}
+
+/// How often a waiting `aws:pause`/`aws:approve` looks for a stored signal.
+const SIGNAL_POLL: Duration = Duration::from_millis(250);
+
+/// Waits until the signals stored for the step (the driver has marked it `Waiting`) end it.
+async fn await_signal(
+    app: &AppState,
+    execution: &Execution<'_>,
+    step: &Step,
+    inputs: &Value,
+    cancel: CancellationToken,
+) -> Ran {
+    loop {
+        if let Some(ran) = super::signals::decide(app, execution.id, step, inputs).await {
+            return ran;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(SIGNAL_POLL) => {}
+            () = cancel.cancelled() => return Ran::outcome(StepOutcome::Cancelled),
+        }
     }
 }

@@ -3,23 +3,34 @@
 //!
 //! Starting checks the runbook and its parameters, stores the execution Pending with its steps and
 //! wakes the driver (`crate::automation`), which runs it. Everything after that is the driver's.
+//! With `Targets` or `TargetMaps` the execution is a rate-controlled parent: the targets are
+//! resolved here, once, into one planned child per target (`crate::automation::Plan`), and the
+//! driver's fan-out (`automation/fanout.rs`) starts the children under `MaxConcurrency`/`MaxErrors`.
 //! Not supported yet (refused with a ValidationException that says so): `Mode: Interactive`,
-//! `Targets`/`TargetMaps`/`TargetLocations` (rate-controlled automations).
+//! `TargetLocations` (cross-account and cross-Region automations).
 
 use super::error::SsmError;
 use super::send::document_name;
 use super::wire::{self, decode, epoch};
 use crate::app::{AppState, now_ms};
 use crate::auth::Principal;
-use crate::automation::PersistedOutputs;
-use fleetrun_core::automation::{resolve_runbook_parameters, validate_runbook};
+use crate::automation::{PersistedOutputs, Plan, PlannedChild};
+use fleetrun_core::automation::{Runbook, resolve_runbook_parameters, validate_runbook};
 use fleetrun_core::document::DocumentFormat;
+use fleetrun_core::rate::Limit;
+use fleetrun_core::target;
 use fleetrun_store::{AutomationExecution, AutomationFilter, NewAutomationExecution, StepExecution, StoreError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 const MAX_TAGS: usize = 5;
+/// SSM's bounds on `TargetMaps`: at most 300 maps of at most 20 entries.
+const MAX_TARGET_MAPS: usize = 300;
+const MAX_TARGET_MAP_ENTRIES: usize = 20;
+/// SSM's defaults for a rate-controlled execution.
+const DEFAULT_MAX_CONCURRENCY: &str = "10";
+const DEFAULT_MAX_ERRORS: &str = "0";
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -32,9 +43,9 @@ struct StartInput {
     mode: Option<String>,
     target_parameter_name: Option<String>,
     #[serde(default)]
-    targets: Vec<Value>,
+    targets: Vec<super::send::TargetInput>,
     #[serde(default)]
-    target_maps: Vec<Value>,
+    target_maps: Vec<BTreeMap<String, Vec<String>>>,
     #[serde(default)]
     target_locations: Vec<Value>,
     max_concurrency: Option<String>,
@@ -55,10 +66,10 @@ pub(crate) async fn start_automation_execution(
     if mode == "Interactive" {
         return Err(SsmError::new("ValidationException", "Mode Interactive is not supported by fleetrun; use Auto."));
     }
-    if !input.targets.is_empty() || !input.target_maps.is_empty() || !input.target_locations.is_empty() {
+    if !input.target_locations.is_empty() {
         return Err(SsmError::new(
             "ValidationException",
-            "Targets, TargetMaps and TargetLocations are not supported by fleetrun yet; start one execution per target.",
+            "TargetLocations are not supported by fleetrun yet; start the execution in each account and Region.",
         ));
     }
     if let Some(token) = &input.client_token {
@@ -109,25 +120,41 @@ pub(crate) async fn start_automation_execution(
     let runbook = validate_runbook(&version.content, format).map_err(|e| {
         SsmError::new("InvalidAutomationExecutionParametersException", format!("The runbook is not valid: {e}"))
     })?;
-    let resolved = resolve_runbook_parameters(&runbook, &input.parameters)
-        .map_err(|e| SsmError::new("InvalidAutomationExecutionParametersException", e.to_string()))?;
-    let mut wire_params = serde_json::to_value(resolved.to_wire()).map_err(SsmError::internal)?;
-    super::references::resolve(state, &mut [&mut wire_params]).await?;
+    let (parameters_json, targets_json, max_concurrency, max_errors) =
+        match plan_fanout(state, &input, &runbook).await? {
+            // A parent shows the parameters as given; each child has its own, resolved, in the plan.
+            Some(plan) => {
+                let max_concurrency = input.max_concurrency.clone().unwrap_or_else(|| DEFAULT_MAX_CONCURRENCY.into());
+                let max_errors = input.max_errors.clone().unwrap_or_else(|| DEFAULT_MAX_ERRORS.into());
+                Limit::parse_concurrency(&max_concurrency).map_err(|e| SsmError::new("ValidationException", e.0))?;
+                Limit::parse_errors(&max_errors).map_err(|e| SsmError::new("ValidationException", e.0))?;
+                (json!(input.parameters).to_string(), plan.encode(), max_concurrency, max_errors)
+            }
+            None => {
+                let resolved = resolve_runbook_parameters(&runbook, &input.parameters)
+                    .map_err(|e| SsmError::new("InvalidAutomationExecutionParametersException", e.to_string()))?;
+                let mut wire_params = serde_json::to_value(resolved.to_wire()).map_err(SsmError::internal)?;
+                super::references::resolve(state, &mut [&mut wire_params]).await?;
+                (wire_params.to_string(), "[]".to_owned(), String::new(), String::new())
+            }
+        };
+    let parent = !max_concurrency.is_empty();
     let execution = NewAutomationExecution {
         execution_id: uuid::Uuid::new_v4().to_string(),
         document_name: name.clone(),
         document_version: version.version.to_string(),
         mode: mode.to_owned(),
-        parameters_json: wire_params.to_string(),
-        targets_json: "[]".into(),
+        parameters_json,
+        targets_json,
         target_parameter_name: input.target_parameter_name.clone().unwrap_or_default(),
-        max_concurrency: input.max_concurrency.clone().unwrap_or_default(),
-        max_errors: input.max_errors.clone().unwrap_or_default(),
+        max_concurrency,
+        max_errors,
         parent_execution_id: None,
         client_token: input.client_token.clone(),
         executed_by: executed_by(state, principal),
         tags,
-        steps: runbook.steps.iter().map(crate::automation::new_step_decl).collect(),
+        // A parent runs no steps itself: its children do.
+        steps: if parent { Vec::new() } else { runbook.steps.iter().map(crate::automation::new_step_decl).collect() },
         now_ms: now_ms(),
     };
     let stored = match state.store.create_automation_execution(&execution).await {
@@ -154,6 +181,116 @@ pub(crate) async fn start_automation_execution(
     tracing::info!(execution_id = %stored.execution_id, document = %name, "Automation execution started.");
     state.automation.wake();
     Ok(json!({ "AutomationExecutionId": stored.execution_id }))
+}
+
+/// The children of a rate-controlled execution (`Targets` or `TargetMaps`), one per target with its
+/// parameters resolved and checked now, so that a bad target is refused before anything starts;
+/// `None` for an execution without targets.
+async fn plan_fanout(state: &AppState, input: &StartInput, runbook: &Runbook) -> Result<Option<Plan>, SsmError> {
+    if input.targets.is_empty() && input.target_maps.is_empty() {
+        return Ok(None);
+    }
+    let invalid = |message: String| SsmError::new("InvalidAutomationExecutionParametersException", message);
+    if !input.targets.is_empty() && !input.target_maps.is_empty() {
+        return Err(SsmError::new("ValidationException", "Give either Targets or TargetMaps, not both."));
+    }
+    let target_parameter = input.target_parameter_name.as_deref();
+    if let Some(name) = target_parameter {
+        wire::check_len("targetParameterName", name, 1, 50)?;
+        if runbook.document.parameter(name).is_none() {
+            return Err(invalid(format!("TargetParameterName {name} is not a parameter of the runbook.")));
+        }
+    }
+    let (overrides, resolved): (Vec<BTreeMap<String, Vec<String>>>, Vec<String>) = if !input.targets.is_empty() {
+        let name = target_parameter.ok_or_else(|| {
+            SsmError::new("ValidationException", "TargetParameterName is required when Targets are given.")
+        })?;
+        let values = target_values(state, &input.targets).await?;
+        if values.is_empty() {
+            return Err(SsmError::new("ValidationException", "The Targets match no managed node."));
+        }
+        (values.iter().map(|value| BTreeMap::from([(name.to_owned(), vec![value.clone()])])).collect(), values)
+    } else {
+        if input.target_maps.len() > MAX_TARGET_MAPS {
+            return Err(SsmError::validation(
+                "targetMaps",
+                format!("[{} maps]", input.target_maps.len()),
+                "Member must have length less than or equal to 300",
+            ));
+        }
+        for map in &input.target_maps {
+            if map.is_empty() || map.len() > MAX_TARGET_MAP_ENTRIES {
+                return Err(SsmError::validation(
+                    "targetMaps.member",
+                    format!("[{} entries]", map.len()),
+                    "Member must have length between 1 and 20",
+                ));
+            }
+            if let Some(key) = map.keys().find(|key| runbook.document.parameter(key).is_none()) {
+                return Err(invalid(format!("TargetMaps name {key}, which is not a parameter of the runbook.")));
+            }
+        }
+        let resolved = match target_parameter {
+            Some(name) => input.target_maps.iter().filter_map(|map| map.get(name)).flatten().cloned().collect(),
+            None => Vec::new(),
+        };
+        (input.target_maps.clone(), resolved)
+    };
+    let mut children = Vec::with_capacity(overrides.len());
+    for overridden in &overrides {
+        check_parameters(overridden)?;
+        let mut merged = input.parameters.clone();
+        merged.extend(overridden.clone());
+        let parameters = resolve_runbook_parameters(runbook, &merged)
+            .map_err(|e| invalid(format!("{e} (in the execution for target {})", json!(overridden))))?;
+        children.push(serde_json::to_value(parameters.to_wire()).map_err(SsmError::internal)?);
+    }
+    super::references::resolve(state, &mut children.iter_mut().collect::<Vec<_>>()).await?;
+    Ok(Some(Plan {
+        targets: input.targets.iter().map(|t| json!({"Key": t.key, "Values": t.values})).collect(),
+        target_maps: input.target_maps.clone(),
+        resolved,
+        children: children
+            .into_iter()
+            .map(|parameters| PlannedChild { id: uuid::Uuid::new_v4().to_string(), parameters })
+            .collect(),
+    }))
+}
+
+/// The values `Targets` give the target parameter: `ParameterValues` literally, otherwise the
+/// instance ids of the managed nodes the targets match (SendCommand's rules: targets AND-ed, values OR-ed).
+async fn target_values(state: &AppState, targets: &[super::send::TargetInput]) -> Result<Vec<String>, SsmError> {
+    for t in targets {
+        wire::check_len("targets.member.key", &t.key, 1, 163)?;
+    }
+    if targets.iter().any(|t| t.key == "ParameterValues") {
+        let [only] = targets else {
+            return Err(SsmError::new(
+                "InvalidTarget",
+                "Target ParameterValues cannot be combined with other targets.",
+            ));
+        };
+        if only.values.is_empty() || only.values.len() > 50 {
+            return Err(SsmError::new("InvalidTarget", "Target ParameterValues needs 1 to 50 values."));
+        }
+        return Ok(only.values.clone());
+    }
+    let pairs: Vec<(String, Vec<String>)> = targets.iter().map(|t| (t.key.clone(), t.values.clone())).collect();
+    let parsed = target::parse_targets(&pairs).map_err(|e| SsmError::new("InvalidTarget", e.to_string()))?;
+    for t in &parsed {
+        if let target::Target::InstanceIds(ids) = t {
+            super::send::check_instance_ids(ids)?;
+        }
+    }
+    let nodes = state.store.list_nodes().await?;
+    Ok(nodes
+        .into_iter()
+        .filter(|node| {
+            let tags: BTreeMap<String, String> = node.tags.iter().cloned().collect();
+            target::matches(&parsed, &node.instance_id, &tags)
+        })
+        .map(|node| node.instance_id)
+        .collect())
 }
 
 fn check_parameters(parameters: &BTreeMap<String, Vec<String>>) -> Result<(), SsmError> {
@@ -237,6 +374,12 @@ fn progress(steps: &[StepExecution]) -> Value {
 
 /// The members GetAutomationExecution and DescribeAutomationExecutions share.
 fn metadata_json(execution: &AutomationExecution) -> Value {
+    let plan = Plan::of(execution).and_then(Result::ok);
+    let targets = match &plan {
+        Some(plan) => json!(plan.targets),
+        None => serde_json::from_str::<Value>(&execution.targets_json).unwrap_or_else(|_| json!([])),
+    };
+    let resolved = plan.as_ref().map_or_else(Vec::new, |plan| plan.resolved.clone());
     let mut out = json!({
         "AutomationExecutionId": execution.execution_id,
         "DocumentName": execution.document_name,
@@ -246,8 +389,8 @@ fn metadata_json(execution: &AutomationExecution) -> Value {
         "ExecutedBy": execution.executed_by,
         "Outputs": PersistedOutputs::outputs(&execution.outputs_json),
         "Mode": execution.mode,
-        "Targets": serde_json::from_str::<Value>(&execution.targets_json).unwrap_or_else(|_| json!([])),
-        "ResolvedTargets": {"ParameterValues": [], "Truncated": false},
+        "Targets": targets,
+        "ResolvedTargets": {"ParameterValues": resolved, "Truncated": false},
         "AutomationType": "Local",
     });
     if execution.end_ms > 0 {
@@ -264,6 +407,9 @@ fn metadata_json(execution: &AutomationExecution) -> Value {
         if !value.is_empty() {
             out[key] = json!(value);
         }
+    }
+    if let Some(plan) = plan.filter(|plan| !plan.target_maps.is_empty()) {
+        out["TargetMaps"] = json!(plan.target_maps);
     }
     if let Some(parent) = &execution.parent_execution_id {
         out["ParentAutomationExecutionId"] = json!(parent);

@@ -117,11 +117,10 @@ fn new_version(
     })
 }
 
-/// Automation content: the runbook rules of `fleetrun_core::automation`, plus the actions the driver does not
-/// run yet (`aws:pause`, `aws:approve`), refused here so that no execution can wait forever.
+/// Automation content: the runbook rules of `fleetrun_core::automation`.
 fn check_runbook(content: &str, format: DocumentFormat) -> Result<(), SsmError> {
-    use fleetrun_core::automation::{Action, RunbookError, validate_runbook};
-    let runbook = validate_runbook(content, format).map_err(|e| match e {
+    use fleetrun_core::automation::{RunbookError, validate_runbook};
+    validate_runbook(content, format).map_err(|e| match e {
         RunbookError::Document(document::DocumentError::TooLarge { .. }) => {
             SsmError::new("MaxDocumentSizeExceeded", e.to_string())
         }
@@ -130,12 +129,6 @@ fn check_runbook(content: &str, format: DocumentFormat) -> Result<(), SsmError> 
         }
         other => SsmError::new("InvalidDocumentContent", other.to_string()),
     })?;
-    if let Some(step) = runbook.steps.iter().find(|step| matches!(step.action, Action::Pause | Action::Approve)) {
-        return Err(SsmError::new(
-            "InvalidDocumentContent",
-            format!("Step \"{}\" uses action {}, which fleetrun does not run yet", step.name, step.action.name()),
-        ));
-    }
     Ok(())
 }
 

@@ -64,10 +64,11 @@ pub enum Operation {
     DescribeAutomationExecutions,
     DescribeAutomationStepExecutions,
     StopAutomationExecution,
+    SendAutomationSignal,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 35] = [
+    pub const ALL: [Operation; 36] = [
         Self::SendCommand,
         Self::ListCommands,
         Self::ListCommandInvocations,
@@ -103,6 +104,7 @@ impl Operation {
         Self::DescribeAutomationExecutions,
         Self::DescribeAutomationStepExecutions,
         Self::StopAutomationExecution,
+        Self::SendAutomationSignal,
     ];
 
     pub fn name(self) -> &'static str {
@@ -142,6 +144,7 @@ impl Operation {
             Self::DescribeAutomationExecutions => "DescribeAutomationExecutions",
             Self::DescribeAutomationStepExecutions => "DescribeAutomationStepExecutions",
             Self::StopAutomationExecution => "StopAutomationExecution",
+            Self::SendAutomationSignal => "SendAutomationSignal",
         }
     }
 
@@ -236,6 +239,7 @@ async fn dispatch(
             automation::describe_automation_step_executions(state, input).await
         }
         Operation::StopAutomationExecution => automation::stop_automation_execution(state, input).await,
+        Operation::SendAutomationSignal => crate::automation::send_automation_signal(state, principal, input).await,
     }
 }
 

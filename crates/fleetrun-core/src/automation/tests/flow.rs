@@ -489,3 +489,21 @@ mainSteps:
     assert_eq!(ending, Ending { status: ExecutionStatus::Success, failure_message: None });
     assert_eq!(state.runs[1].branch_choice.as_deref(), Some("many"));
 }
+
+#[test]
+fn a_waiting_step_shows_waiting_then_resumes_or_is_cancelled() {
+    let runbook = pauses(&[("a", ""), ("b", "")]);
+    let mut state = ExecutionState::new();
+    let Decision::Run(run) = next_action(&runbook, &state).unwrap() else { panic!("runs a") };
+    state.begin(&runbook, &run).unwrap();
+    state.wait().unwrap();
+    assert_eq!(execution_status(&runbook, &state), Ok(ExecutionStatus::Waiting));
+    assert_eq!(next_action(&runbook, &state), Ok(Decision::Await { step: "a".into(), attempt: 1 }));
+    let mut cancelled = state.clone();
+    cancelled.request_cancel();
+    assert_eq!(next_action(&runbook, &cancelled), Ok(Decision::Cancel { step: "a".into() }));
+    cancelled.finish(&runbook, StepOutcome::Cancelled).unwrap();
+    assert_eq!(execution_status(&runbook, &cancelled), Ok(ExecutionStatus::Cancelled));
+    state.finish(&runbook, StepOutcome::Success { outputs: StepOutputs::new(), branch_choice: None }).unwrap();
+    assert!(matches!(next_action(&runbook, &state), Ok(Decision::Run(RunStep { ref step, .. })) if step == "b"));
+}

@@ -592,3 +592,12 @@ fn builtin_outputs_can_be_referenced_and_listed() {
     assert!(runbook.steps[0].has_output("OutputPayload"));
     assert!(!runbook.steps[1].has_output("Output"));
 }
+
+#[test]
+fn pause_and_approve_are_accepted_with_their_inputs() {
+    let content = "schemaVersion: '0.3'\nmainSteps:\n  - {name: p, action: aws:pause, inputs: {}}\n  - name: a\n    action: aws:approve\n    inputs: {Approvers: [AKIA1], Message: ok?, NotificationArn: 'arn:aws:sns:us-east-1:1:t'}\noutputs: [a.ApprovalStatus, a.ApproverDecisions]\n";
+    let runbook = crate::automation::validate_runbook(content, crate::document::DocumentFormat::Yaml).unwrap();
+    assert_eq!(runbook.steps[0].action.name(), "aws:pause");
+    assert_eq!(runbook.steps[1].action.name(), "aws:approve");
+    assert_eq!(runbook.outputs.len(), 2);
+}
