@@ -152,6 +152,7 @@ def test_documented_execute_script_example_with_the_cli(dev, tmp_path: Path):
     payload = json.loads(step["Outputs"]["OutputPayload"][0])
     assert payload["Payload"]["Value"] == "ExamplePython"
     assert "Adding tag" in step.get("Response", "")
+    assert "[ran with " in step["Response"] and "python3" in step["Response"], "the interpreter is recorded"
 
 
 def test_boto3_describe_and_filters(dev):

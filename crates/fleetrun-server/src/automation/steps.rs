@@ -164,12 +164,14 @@ async fn execute_script(
     Ran { response, ..ran }
 }
 
+/// The step's log (its `Response`): which interpreter ran, then the script's stdout and stderr.
 fn log_of(outcome: &fleetrun_script::ScriptOutcome) -> String {
-    match (outcome.stdout.is_empty(), outcome.stderr.is_empty()) {
+    let output = match (outcome.stdout.is_empty(), outcome.stderr.is_empty()) {
         (_, true) => outcome.stdout.clone(),
         (true, false) => outcome.stderr.clone(),
         (false, false) => format!("{}\n{}", outcome.stdout, outcome.stderr),
-    }
+    };
+    if outcome.interpreter.is_empty() { output } else { format!("[ran with {}]\n{output}", outcome.interpreter) }
 }
 
 /// The SendCommand members an `aws:runCommand` step passes on.
