@@ -126,6 +126,13 @@ impl MasterKeys {
         loaded.0.clone()
     }
 
+    /// The keyring as last read, without looking at the key file: for opening, which runs on every
+    /// signed request (access-key secrets) and re-reads the file only when a value names a key version
+    /// this keyring lacks.
+    fn loaded(&self) -> Arc<Keyring> {
+        self.loaded.lock().unwrap_or_else(|e| e.into_inner()).0.clone()
+    }
+
     /// The name of the master key a KeyId selects (None and `alias/aws/ssm`: the default).
     pub fn resolve(&self, key_id: Option<&str>) -> Result<String, KeyError> {
         let keyring = self.current();
@@ -148,7 +155,7 @@ impl MasterKeys {
     pub fn open(&self, name: &str, version: i64, bytes: &[u8]) -> Result<Zeroizing<String>, KeyError> {
         let sealed = Sealed::from_bytes(bytes)?;
         let context = fleetrun_secrets::parameter_context(name, version as u64);
-        let opened = match self.current().open(&sealed, &context) {
+        let opened = match self.loaded().open(&sealed, &context) {
             // Sealed under a version added since this keyring was read: read the key file again.
             Err(fleetrun_secrets::Error::UnknownKeyVersion { .. }) => {
                 self.force_reload();
@@ -180,7 +187,7 @@ impl MasterKeys {
         };
         let sealed = Sealed::from_opaque_string(opaque)?;
         let context = access_key_context(&key.access_key_id);
-        let opened = match self.current().open(&sealed, &context) {
+        let opened = match self.loaded().open(&sealed, &context) {
             Err(fleetrun_secrets::Error::UnknownKeyVersion { .. }) => {
                 self.force_reload();
                 self.current().open(&sealed, &context)?
